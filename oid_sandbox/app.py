@@ -24,6 +24,7 @@ from core.logging import get_logger
 from core.settings import Settings
 from oid_sandbox.models import (
     API_KEY_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
     ApiError,
     Faults,
     Nopic,
@@ -136,8 +137,12 @@ def create_app(config: SandboxConfig) -> FastAPI:
         return operation
 
     @app.post("/api/v1/nopics", dependencies=auth, status_code=201)
-    def create_nopic(data: NopicCreate, response: Response) -> Nopic:
-        nopic, created = store.create_nopic(data)
+    def create_nopic(
+        data: NopicCreate,
+        response: Response,
+        idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY_HEADER, min_length=1, max_length=200)],
+    ) -> Nopic:
+        nopic, created = store.create_nopic(idempotency_key, data)
         if not created:
             response.status_code = 200
         log.info("oid_sandbox.nopic", number=nopic.number, created=created, request_id=data.request_id)

@@ -15,6 +15,7 @@ OperationId = Annotated[str, Field(pattern=r"^[0-9]{10}$", description="NOP oper
 NopicNumber = Annotated[str, Field(pattern=r"^[0-9]{3}-[0-9]{10}-[0-9]{6}$")]
 
 API_KEY_HEADER = "X-API-Key"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 CERTIFIED = "Certified"
 
 
@@ -30,30 +31,47 @@ class Operation(BaseModel):
     status_date: date | None = None
 
 
+class Exporter(BaseModel):
+    operation_id: OperationId
+    name: str = Field(min_length=1)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    email: str
+
+
+class Importer(BaseModel):
+    operation_id: OperationId
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    email: str
+
+
 class NopicCreate(BaseModel):
-    """Create the NOPIC of one commodity. (request_id, commodity_index) is the idempotency key."""
+    """Create the NOPIC of one commodity; the `Idempotency-Key` header names it (request and commodity)."""
 
     model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=200)
     commodity_index: int = Field(ge=0)
-    exporter_operation_id: OperationId
-    importer_operation_id: OperationId
+    exporter: Exporter
+    importer: Importer
     product_name: str = Field(min_length=1)
     hts_code: str = Field(pattern=r"^[0-9]{10}$")
     organic_standard: str = Field(min_length=1)
-    quantity_kg: Decimal = Field(gt=0)
+    net_kg: Decimal = Field(gt=0)
     lot_numbers: list[str] = Field(default_factory=list)
     origin_country: str = Field(pattern=r"^[A-Z]{2}$")
     destination_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    port_of_entry: str | None = None
+    export_port: str = Field(min_length=1)
+    us_port_of_entry: str = Field(min_length=1)
+    transport_mode: str = Field(min_length=1)
+    etd: date
     valid_from: date
-    valid_to: date
+    valid_until: date
 
     @model_validator(mode="after")
     def _timeframe_in_order(self) -> NopicCreate:
-        if self.valid_to < self.valid_from:
-            raise ValueError("valid_to must not be before valid_from")
+        if self.valid_until < self.valid_from:
+            raise ValueError("valid_until must not be before valid_from")
         return self
 
 

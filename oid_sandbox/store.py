@@ -1,7 +1,7 @@
 """The sandbox's state: one SQLite file, every change in one serialised transaction.
 
 SQLite (stdlib) rather than a JSON file: a crash mid-write never leaves a half-written state, and the
-unique key on (request_id, commodity_index) makes "one NOPIC per commodity" a property of the storage.
+unique idempotency key makes "one NOPIC per commodity" a property of the storage.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ CREATE TABLE IF NOT EXISTS operations (
 CREATE TABLE IF NOT EXISTS nopics (
     seq             INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,
+    idempotency_key TEXT NOT NULL UNIQUE,
     request_id      TEXT NOT NULL,
-    commodity_index INTEGER NOT NULL,
-    body            TEXT NOT NULL,
-    UNIQUE (request_id, commodity_index)
+    body            TEXT NOT NULL
 );
 """
 
@@ -87,12 +86,11 @@ class SandboxStore:
 
     # NOPICs
 
-    def create_nopic(self, data: NopicCreate) -> tuple[Nopic, bool]:
-        """The NOPIC for this (request, commodity): the existing one if any, else a new one. True if new."""
+    def create_nopic(self, idempotency_key: str, data: NopicCreate) -> tuple[Nopic, bool]:
+        """The NOPIC for this key: the existing one if any, else a new one. True if new."""
         with self._transaction() as db:
             row = db.execute(
-                "SELECT body FROM nopics WHERE request_id = ? AND commodity_index = ?",
-                (data.request_id, data.commodity_index),
+                "SELECT body FROM nopics WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
             if row:
                 existing = Nopic.model_validate_json(row[0])
@@ -101,25 +99,25 @@ class SandboxStore:
                     raise SandboxError(
                         409,
                         "idempotency_key_reused",
-                        f"request {data.request_id} commodity {data.commodity_index} already has NOPIC "
-                        f"{existing.number}, created with different data",
+                        f"idempotency key {idempotency_key} already created NOPIC {existing.number} "
+                        "with different data",
                     )
                 return existing, False
-            exporter = self._certified_operation(db, data.exporter_operation_id, "exporter")
-            self._certified_operation(db, data.importer_operation_id, "importer")
+            exporter = self._certified_operation(db, data.exporter.operation_id, "exporter")
+            self._certified_operation(db, data.importer.operation_id, "importer")
             (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM nopics").fetchone()
             now = datetime.now(UTC)
             nopic = Nopic(
                 **data.model_dump(),
                 # The middle part is the exporter's operation ID, the last a running number.
-                number=f"{now.year % 1000:03d}-{data.exporter_operation_id}-{seq % 1_000_000:06d}",
+                number=f"{now.year % 1000:03d}-{data.exporter.operation_id}-{seq % 1_000_000:06d}",
                 status="issued",
                 certifier=exporter.certifier,
                 issued_at=now,
             )
             db.execute(
-                "INSERT INTO nopics (seq, number, request_id, commodity_index, body) VALUES (?, ?, ?, ?, ?)",
-                (seq, nopic.number, data.request_id, data.commodity_index, nopic.model_dump_json()),
+                "INSERT INTO nopics (seq, number, idempotency_key, request_id, body) VALUES (?, ?, ?, ?, ?)",
+                (seq, nopic.number, idempotency_key, data.request_id, nopic.model_dump_json()),
             )
             return nopic, True
 

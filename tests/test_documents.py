@@ -29,7 +29,9 @@ async def test_stores_by_content_and_keeps_the_name_as_metadata_only(store: Docu
     assert await store.read(document.sha256) == PDF + b"invoice-1"
 
 
-async def test_storing_the_same_content_twice_is_idempotent(store: DocumentStore, pg_pool: asyncpg.Pool) -> None:
+async def test_storing_the_same_content_twice_is_idempotent(
+    store: DocumentStore, pg_pool: asyncpg.Pool
+) -> None:
     first = await store.store(PNG + b"label", "label.png")
     again = await store.store(PNG + b"label", "label-copy.png")
     assert again == first

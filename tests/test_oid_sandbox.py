@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningSandbox
 
 from oid_sandbox.models import Faults
+from tests.servers import RunningSandbox
 
 EXPORTER = "1000000001"
 IMPORTER = "2000000001"
@@ -20,20 +20,43 @@ def nopic_body(request_id: str, index: int = 0, **changes: Any) -> dict[str, Any
     body: dict[str, Any] = {
         "request_id": request_id,
         "commodity_index": index,
-        "exporter_operation_id": EXPORTER,
-        "importer_operation_id": IMPORTER,
+        "exporter": {
+            "operation_id": EXPORTER,
+            "name": "Biofruits Export SRL",
+            "country": "BE",
+            "email": "exports@biofruits.example",
+        },
+        "importer": {
+            "operation_id": IMPORTER,
+            "name": "Green Harbor Imports LLC",
+            "address": "1 Harbor Way, Newark NJ",
+            "email": "customs@greenharbor.example",
+        },
         "product_name": "Organic dried figs",
         "hts_code": "0804200000",
         "organic_standard": "organic",
-        "quantity_kg": "1200.5",
+        "net_kg": "1200.5",
         "lot_numbers": ["L-1"],
         "origin_country": "BE",
-        "port_of_entry": "Newark",
+        "export_port": "Antwerp",
+        "us_port_of_entry": "Newark",
+        "transport_mode": "sea",
+        "etd": "2026-12-04",
         "valid_from": "2026-12-01",
-        "valid_to": "2026-12-31",
+        "valid_until": "2026-12-31",
     }
     body.update(changes)
     return body
+
+
+async def post_nopic(
+    client: httpx.AsyncClient, request_id: str, index: int = 0, **changes: Any
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/nopics",
+        json=nopic_body(request_id, index, **changes),
+        headers={"Idempotency-Key": f"{request_id}:{index}"},
+    )
 
 
 @pytest.fixture
@@ -45,9 +68,9 @@ async def client(oid_sandbox: RunningSandbox) -> Any:
 
 
 async def test_a_repeated_idempotency_key_returns_the_same_certificate(client: httpx.AsyncClient) -> None:
-    first = await client.post("/api/v1/nopics", json=nopic_body("r-1"))
-    again = await client.post("/api/v1/nopics", json=nopic_body("r-1"))
-    other = await client.post("/api/v1/nopics", json=nopic_body("r-1", 1, hts_code="0801320000"))
+    first = await post_nopic(client, "r-1")
+    again = await post_nopic(client, "r-1")
+    other = await post_nopic(client, "r-1", 1, hts_code="0801320000")
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert first.json() == again.json()
     assert re.fullmatch(rf"\d{{3}}-{EXPORTER}-\d{{6}}", first.json()["number"])
@@ -58,8 +81,8 @@ async def test_a_repeated_idempotency_key_returns_the_same_certificate(client: h
 
 
 async def test_the_same_key_with_different_data_is_refused(client: httpx.AsyncClient) -> None:
-    await client.post("/api/v1/nopics", json=nopic_body("r-2"))
-    answer = await client.post("/api/v1/nopics", json=nopic_body("r-2", quantity_kg="99"))
+    await post_nopic(client, "r-2")
+    answer = await post_nopic(client, "r-2", net_kg="99")
     assert answer.status_code == 409
     assert answer.json()["error"] == "idempotency_key_reused"
 
@@ -68,13 +91,14 @@ async def test_no_certificate_for_an_importer_that_is_not_certified(
     client: httpx.AsyncClient, oid_sandbox: RunningSandbox
 ) -> None:
     oid_sandbox.add_operation("2000000009", "Lapsed Trading Co", status="Suspended")
-    answer = await client.post("/api/v1/nopics", json=nopic_body("r-3", importer_operation_id="2000000009"))
+    lapsed = {**nopic_body("r-3")["importer"], "operation_id": "2000000009"}
+    answer = await post_nopic(client, "r-3", importer=lapsed)
     assert answer.status_code == 422
     assert answer.json() == {
         "error": "importer_not_certified",
         "detail": "importer operation 2000000009 (Lapsed Trading Co) is Suspended, not Certified",
     }
-    unknown = await client.post("/api/v1/nopics", json=nopic_body("r-3", importer_operation_id="2999999999"))
+    unknown = await post_nopic(client, "r-3", importer={**lapsed, "operation_id": "2999999999"})
     assert unknown.json()["error"] == "importer_not_certified"
     assert (await client.get("/api/v1/nopics", params={"request_id": "r-3"})).json() == []
 
@@ -92,7 +116,7 @@ async def test_operations_lookup_and_admin_setup(client: httpx.AsyncClient) -> N
 
 
 async def test_cancel_is_idempotent_and_keeps_the_first_reason(client: httpx.AsyncClient) -> None:
-    number = (await client.post("/api/v1/nopics", json=nopic_body("r-4"))).json()["number"]
+    number = (await post_nopic(client, "r-4")).json()["number"]
     first = await client.post(f"/api/v1/nopics/{number}/cancel", json={"reason": "no transport document"})
     again = await client.post(f"/api/v1/nopics/{number}/cancel", json={"reason": "another"})
     assert first.json()["status"] == "cancelled"
@@ -105,10 +129,13 @@ async def test_cancel_is_idempotent_and_keeps_the_first_reason(client: httpx.Asy
 async def test_bad_input_and_missing_key_are_refused_clearly(
     client: httpx.AsyncClient, oid_sandbox: RunningSandbox
 ) -> None:
-    bad = await client.post("/api/v1/nopics", json=nopic_body("r-5", hts_code="0804"))
+    bad = await post_nopic(client, "r-5", hts_code="0804")
     assert bad.status_code == 422
     assert bad.json()["error"] == "invalid_request"
     assert "hts_code" in bad.json()["detail"]
+    no_key = await client.post("/api/v1/nopics", json=nopic_body("r-5"))
+    assert no_key.status_code == 422
+    assert "Idempotency-Key" in no_key.json()["detail"]
     async with httpx.AsyncClient(base_url=oid_sandbox.base_url) as anonymous:
         denied = await anonymous.get(f"/api/v1/operations/{EXPORTER}")
     assert (denied.status_code, denied.json()["error"]) == (401, "unauthorized")
@@ -124,7 +151,7 @@ async def test_faults_never_make_a_second_certificate(
 
     async def issue(index: int) -> str:
         while True:
-            answer = await client.post("/api/v1/nopics", json=nopic_body("r-6", index))
+            answer = await post_nopic(client, "r-6", index)
             statuses.append(answer.status_code)
             if answer.status_code < 500:
                 number: str = answer.json()["number"]

@@ -60,10 +60,15 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
         ],
     )
     certificate = Certificate(
-        nopic_number="026-1000000001-000042", commodity_index=0, issued_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+        nopic_number="026-1000000001-000042",
+        commodity_index=0,
+        issued_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
     )
     pdf = render_nopic_pdf(
-        nopic_number=certificate.nopic_number, certifier_name="Certisys", certificate=certificate, request=request
+        nopic_number=certificate.nopic_number,
+        certifier_name="Certisys",
+        certificate=certificate,
+        request=request,
     )
     text = text_of(pdf)
     for expected in [
@@ -88,7 +93,10 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     assert PdfReader(io.BytesIO(pdf)).metadata.title == "NOPIC 026-1000000001-000042"
     # Reproducible, so a retried activity attaches the same bytes.
     again = render_nopic_pdf(
-        nopic_number=certificate.nopic_number, certifier_name="Certisys", certificate=certificate, request=request
+        nopic_number=certificate.nopic_number,
+        certifier_name="Certisys",
+        certificate=certificate,
+        request=request,
     )
     assert again == pdf
 
