@@ -1,1 +1,76 @@
-"""The worker: runs NOPIC request workflows and their activities on the configured task queue."""
+"""The worker: runs NOPIC request workflows and their activities on the configured task queue.
+
+`build_worker` is the one place where workflows and activities are registered; the activities are built
+from the process's settings, database pool and Temporal client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from core.db import create_pool, resolve_database_url
+from core.logging import configure_logging, get_logger
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+log = get_logger("nopic.worker")
+
+
+def workflows() -> Sequence[type]:
+    return []
+
+
+def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence[Callable[..., Any]]:
+    return []
+
+
+def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker | None:
+    """The worker for the task queue; None while nothing is registered (the SDK refuses an empty worker)."""
+    registered_workflows = workflows()
+    registered_activities = activities(settings, db, client)
+    if not registered_workflows and not registered_activities:
+        return None
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=registered_workflows,
+        activities=registered_activities,
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    client = await connect(settings)
+    url, embedded = await resolve_database_url(settings)
+    db = await create_pool(url)
+    try:
+        worker = build_worker(client, settings, db)
+        if worker is None:
+            log.warning("no workflows or activities are registered; the worker polls nothing")
+            await stop.wait()
+        else:
+            async with worker:
+                log.info("worker started", task_queue=settings.temporal_task_queue)
+                await stop.wait()
+                log.info("worker stopping: finishing the tasks in hand")
+    finally:
+        await db.close()
+        if embedded is not None:
+            embedded.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

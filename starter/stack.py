@@ -1,0 +1,315 @@
+"""`nopic up`: the whole service on one machine, in the foreground, with one log stream.
+
+The supervisor starts PostgreSQL (embedded, unless NOPIC_DATABASE_URL names a server), applies the schema
+migrations, then starts each entry of `children()` in order, waiting until each answers before the next.
+Ctrl-C (SIGINT) or SIGTERM stops the children in reverse order, then PostgreSQL; all data stays under
+NOPIC_HOME, so the next `nopic up` resumes where this one stopped.
+
+A further process of the stack is one more `Child` in `children()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.service import RPCError
+
+from core.binaries import find_binary
+from core.db import migrate_url, resolve_database_url
+from core.logging import get_logger
+from core.settings import Settings
+from core.temporal import connect
+from workflows.search_attributes import dev_server_flags
+
+log = get_logger("nopic.stack")
+
+READY_TIMEOUT = 60.0
+_POLL_INTERVAL = 0.2
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message tells the operator what to change."""
+
+
+@dataclass(frozen=True)
+class Port:
+    """A TCP port a child listens on, and the setting that moves it."""
+
+    number: int
+    host: str
+    what: str
+    variable: str
+
+
+@dataclass(frozen=True)
+class Child:
+    name: str
+    argv: list[str]
+    ports: tuple[Port, ...] = ()
+    # Polled until it returns True; the next child starts only then.
+    ready: Callable[[], Awaitable[bool]] | None = None
+    # A program that does not log through structlog: its output lines are re-logged as this child's.
+    relay_output: bool = False
+    stop_timeout: float = 15.0
+
+
+def children(settings: Settings) -> list[Child]:
+    """The processes of the stack, in start order."""
+    python = [sys.executable, "-m"]
+    entries: list[Child] = []
+    if settings.temporal_address is None:
+        entries.append(temporal_dev_server(settings))
+    entries += [
+        Child("worker", [*python, "worker"]),
+        Child(
+            "api",
+            [*python, "starter.cli", "api"],
+            ports=(Port(settings.http_port, settings.http_host, "HTTP service", "NOPIC_HTTP_PORT"),),
+            ready=lambda: _http_answers(f"http://{settings.http_host}:{settings.http_port}/health"),
+        ),
+    ]
+    return entries
+
+
+def temporal_dev_server(settings: Settings) -> Child:
+    argv = [
+        find_binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.temporal_db_file),
+        "--ip",
+        settings.temporal_host,
+        "--port",
+        str(settings.temporal_port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--ui-disable-news-fetch",  # no internet needed, none wanted
+        "--log-format",
+        "json",
+        "--log-level",
+        "warn",
+        *dev_server_flags(),
+    ]
+    host = settings.temporal_host
+    return Child(
+        "temporal",
+        argv,
+        ports=(
+            Port(settings.temporal_port, host, "Temporal server (gRPC)", "NOPIC_TEMPORAL_PORT"),
+            Port(settings.temporal_ui_port, host, "Temporal web UI", "NOPIC_TEMPORAL_UI_PORT"),
+        ),
+        ready=lambda: _temporal_answers(settings),
+        relay_output=True,
+    )
+
+
+async def _temporal_answers(settings: Settings) -> bool:
+    try:
+        client = await connect(settings)
+        return await client.service_client.check_health(timeout=timedelta(seconds=2))
+    except (RuntimeError, RPCError):
+        return False
+
+
+async def _http_answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            await http.get(url)
+    except httpx.HTTPError:
+        return False
+    return True  # any answer, even 503, means the service is serving
+
+
+def check_ports_free(ports: list[Port]) -> None:
+    """Fail before starting anything if a port is taken, naming the setting that moves it."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # Lets the probe bind over a previous run's TIME_WAIT connections, not over a live listener.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((port.host, port.number))
+            except OSError as exc:
+                raise StackError(
+                    f"port {port.number} ({port.what}) on {port.host} is taken: stop what uses it, "
+                    f"or set {port.variable} to a free port"
+                ) from exc
+
+
+@dataclass
+class _Running:
+    child: Child
+    process: asyncio.subprocess.Process
+    relay: asyncio.Task[None] | None = None
+    stopping: bool = False
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    running: list[_Running] = field(default_factory=list)
+    _postgres: Any = None
+
+    async def start(self) -> None:
+        entries = children(self.settings)
+        check_ports_free([port for child in entries for port in child.ports])
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+
+        url, self._postgres = await resolve_database_url(self.settings)
+        log.info("postgres answering", embedded=self._postgres is not None)
+        applied = await migrate_url(url)
+        log.info("schema up to date", applied=[m.path.name for m in applied])
+
+        env = {**os.environ, "NOPIC_DATABASE_URL": url}
+        for child in entries:
+            await self._start_child(child, env)
+        log.info(
+            "nopic is up",
+            http=f"http://{self.settings.http_host}:{self.settings.http_port}",
+            temporal_ui=None
+            if self.settings.temporal_address
+            else f"http://{self.settings.temporal_host}:{self.settings.temporal_ui_port}",
+            home=str(self.settings.home.resolve()),
+        )
+
+    async def _start_child(self, child: Child, env: dict[str, str]) -> None:
+        log.info("starting", process=child.name)
+        pipe = asyncio.subprocess.PIPE if child.relay_output else None
+        process = await asyncio.create_subprocess_exec(
+            *child.argv,
+            env=env,
+            stdout=pipe,
+            stderr=asyncio.subprocess.STDOUT if child.relay_output else None,
+            # Own session: the terminal's Ctrl-C reaches only the supervisor, which stops children in order.
+            start_new_session=True,
+        )
+        running = _Running(child, process)
+        if process.stdout is not None:
+            running.relay = asyncio.create_task(_relay(running, process.stdout))
+        self.running.append(running)
+        if child.ready is not None:
+            await self._wait_ready(running, child.ready)
+
+    async def _wait_ready(self, running: _Running, ready: Callable[[], Awaitable[bool]]) -> None:
+        child = running.child
+        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
+        while not await ready():
+            if running.process.returncode is not None:
+                raise StackError(f"{child.name} exited with code {running.process.returncode} while starting")
+            if asyncio.get_running_loop().time() > deadline:
+                raise StackError(f"{child.name} did not answer within {READY_TIMEOUT:.0f} s")
+            await asyncio.sleep(_POLL_INTERVAL)
+        log.info("answering", process=child.name)
+
+    async def wait_for_exit(self) -> _Running:
+        """Wait until some child exits (it should not, while the stack runs) and return it."""
+        waits = {asyncio.create_task(r.process.wait()): r for r in self.running}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[done.pop()]
+
+    async def stop(self) -> None:
+        for running in reversed(self.running):
+            await _stop_child(running)
+        self.running.clear()
+        if self._postgres is not None:
+            log.info("stopping", process="postgres")
+            await asyncio.to_thread(self._postgres.cleanup)
+            self._postgres = None
+
+
+async def _stop_child(running: _Running) -> None:
+    process, name = running.process, running.child.name
+    if process.returncode is None:
+        log.info("stopping", process=name)
+        running.stopping = True
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), running.child.stop_timeout)
+        except TimeoutError:
+            log.warning("did not stop in time; killing it", process=name)
+            process.kill()
+            await process.wait()
+    if running.relay is not None:
+        await running.relay
+    clean = process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled
+    log.info("stopped", process=name, exit_code=process.returncode, clean=clean)
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+async def _relay(running: _Running, stream: asyncio.StreamReader) -> None:
+    """Re-log a foreign program's output, so the stack keeps one stream of structured lines.
+
+    Once the child is asked to stop, its complaints about connections closing are expected: debug only.
+    """
+    child_log = log.bind(process=running.child.name)
+    async for raw in stream:
+        line = raw.decode(errors="replace").strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and "msg" in record:
+            level = _LEVELS.get(str(record.get("level", "info")).lower(), logging.WARNING)
+            detail = {k: v for k, v in record.items() if k not in {"msg", "level", "time", "ts", "event"}}
+            child_log.log(logging.DEBUG if running.stopping else level, record["msg"], **detail)
+        else:
+            child_log.info(line)
+
+
+async def run(settings: Settings) -> int:
+    """Run the stack until Ctrl-C, SIGTERM or a child's exit; the exit code for the CLI."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    stack = Stack(settings)
+    stopped = asyncio.create_task(stop.wait())
+    code = 0
+    try:
+        startup = asyncio.create_task(stack.start())
+        await asyncio.wait({startup, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not startup.done():
+            startup.cancel()
+            log.info("stop requested while starting")
+            await asyncio.gather(startup, return_exceptions=True)
+            return 0
+        startup.result()
+        exited = asyncio.create_task(stack.wait_for_exit())
+        await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if exited.done():
+            gone = exited.result()
+            log.error(
+                "a process of the stack exited; stopping the rest",
+                process=gone.child.name,
+                exit_code=gone.process.returncode,
+            )
+            code = 1
+        else:
+            exited.cancel()
+            log.info("stop requested")
+    except StackError as exc:
+        log.error(str(exc))
+        code = 1
+    finally:
+        stopped.cancel()
+        await stack.stop()
+    return code
