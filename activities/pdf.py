@@ -80,7 +80,7 @@ def _rows(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
 
 
 def render_nopic_pdf(
-    *, nopic_number: str, certifier_name: str, certificate: BaseModel, request: BaseModel
+    *, nopic_number: str, certifier_name: str, request_id: str, certificate: BaseModel, request: BaseModel
 ) -> bytes:
     """The certificate's PDF: the NOPIC number at the top, then the certificate, then the whole request."""
     styles = getSampleStyleSheet()
@@ -108,6 +108,7 @@ def render_nopic_pdf(
     story: list[Flowable] = [
         Paragraph("NOP Import Certificate (NOPIC)", styles["Heading2"]),
         Paragraph(escape(nopic_number), number_style),
+        Paragraph(f"Request {escape(request_id)}", styles["BodyText"]),
         Paragraph(
             f"Issued by {escape(certifier_name)} in the USDA Organic INTEGRITY Database. "
             "The importer declares this number in ACE under message set OR2.",

@@ -67,6 +67,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     pdf = render_nopic_pdf(
         nopic_number=certificate.nopic_number,
         certifier_name="Certisys",
+        request_id="req-42",
         certificate=certificate,
         request=request,
     )
@@ -95,6 +96,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     again = render_nopic_pdf(
         nopic_number=certificate.nopic_number,
         certifier_name="Certisys",
+        request_id="req-42",
         certificate=certificate,
         request=request,
     )
