@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -36,7 +36,9 @@ def _flatten_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) 
     return event_dict
 
 
-def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
+def configure_logging(log_format: str = "console", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library (Temporal, uvicorn) to one handler on `stream` (stderr)."""
+    stream = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -46,7 +48,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -54,7 +56,7 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, _flatten_temporal_context],
