@@ -15,7 +15,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import find_binary
 from core.db import create_pool, migrate_url, start_embedded_postgres, with_database
+from core.logging import configure_logging
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_logging() -> None:
+    """Tests log the way the service does (structlog's own default renders slow, verbose tracebacks)."""
+    configure_logging()
 
 
 @pytest.fixture(scope="session")
