@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -81,7 +82,7 @@ def form_data(
             },
         ],
         "declarations": {"packing_list_applicable": True, "phytosanitary_certificate_applicable": False},
-        "documents": COMPLETE_DOCUMENTS if documents is None else documents,
+        "documents": copy.deepcopy(COMPLETE_DOCUMENTS if documents is None else documents),
         "received_at": received_at.isoformat(),
     }
     data.update(overrides)
