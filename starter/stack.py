@@ -62,6 +62,7 @@ class Child:
     ready: Callable[[], Awaitable[bool]] | None = None
     # A program that does not log through structlog: its output lines are re-logged as this child's.
     relay_output: bool = False
+    # SIGTERM first; SIGKILL if still running after this long (the worker gives activities 10 s).
     stop_timeout: float = 15.0
 
 
@@ -77,7 +78,7 @@ def children(settings: Settings) -> list[Child]:
             "api",
             [*python, "starter.cli", "api"],
             ports=(Port(settings.http_port, settings.http_host, "HTTP service", "NOPIC_HTTP_PORT"),),
-            ready=lambda: _http_answers(f"http://{settings.http_host}:{settings.http_port}/health"),
+            ready=lambda: http_answers(f"http://{settings.http_host}:{settings.http_port}/health"),
         ),
     ]
     return entries
@@ -126,7 +127,8 @@ async def _temporal_answers(settings: Settings) -> bool:
         return False
 
 
-async def _http_answers(url: str) -> bool:
+async def http_answers(url: str) -> bool:
+    """Readiness of an HTTP child: it answers `url` at all."""
     try:
         async with httpx.AsyncClient(timeout=2) as http:
             await http.get(url)
