@@ -11,6 +11,7 @@ A further process of the stack is one more `Child` in `children()`.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -198,6 +199,7 @@ class Stack:
             stderr=asyncio.subprocess.STDOUT if child.relay_output else None,
             # Own session: the terminal's Ctrl-C reaches only the supervisor, which stops children in order.
             start_new_session=True,
+            preexec_fn=_die_with_supervisor,
         )
         running = _Running(child, process)
         if process.stdout is not None:
@@ -254,6 +256,19 @@ async def _stop_child(running: _Running) -> None:
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _die_with_supervisor() -> None:
+    """In the child, before exec: if the supervisor is killed outright, the kernel sends the child SIGTERM.
+
+    Without it, a `kill -9` of `nopic up` would leave its children holding their ports.
+    """
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _without_password(url: str) -> str:
