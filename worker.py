@@ -29,12 +29,13 @@ from core.settings import Settings, get_settings
 from core.temporal import connect
 from starter.schedules import ensure_digest_schedule
 from workflows.digest import DailyDigest
+from workflows.nopic_request import NopicRequest
 
 log = get_logger("nopic.worker")
 
 
 def workflows() -> Sequence[type]:
-    return [DailyDigest]
+    return [NopicRequest, DailyDigest]
 
 
 def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence[Callable[..., Any]]:
