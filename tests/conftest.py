@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -16,6 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from core.binaries import find_binary
 from core.db import create_pool, migrate_url, start_embedded_postgres, with_database
 from core.logging import configure_logging
+from oid_sandbox.app import SandboxConfig
+from oid_sandbox.app import create_app as create_sandbox_app
+from tests.servers import RunningSandbox, serve_in_process
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -116,3 +120,15 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database_url, min_size=1, max_size=4)
     yield pool
     await pool.close()
+
+
+# The OID sandbox, served over HTTP by uvicorn inside the test process, with a state of its own per test.
+
+
+@pytest.fixture
+async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
+    app = create_sandbox_app(
+        SandboxConfig(state_dir=tmp_path / "oid_sandbox", api_key="test-key", operations_file=None)
+    )
+    async with serve_in_process(app) as url:
+        yield RunningSandbox(base_url=url, api_key="test-key", app=app)
