@@ -65,25 +65,46 @@ def migrate() -> None:
     asyncio.run(run())
 
 
+@app.command("oid-sandbox")
+def oid_sandbox() -> None:
+    """Serve the OID sandbox, the local stand-in for USDA OID (the compose dev profile runs it)."""
+    from oid_sandbox.__main__ import main
+
+    main()
+
+
+@app.command("smtp-sink")
+def smtp_sink() -> None:
+    """Serve the SMTP sink that keeps every mail as a file under <home>/outbox, relaying nothing."""
+    from starter.smtp_sink import main
+
+    asyncio.run(main())
+
+
 class Probed(StrEnum):
     api = "api"
     worker = "worker"
+    oid_sandbox = "oid-sandbox"
 
 
 @app.command()
 def probe(process: Probed, live: bool = typer.Option(False, help="Ask only whether it runs.")) -> None:
     """Exit 0 if the process on this host is ready (or live), 1 if not: a container health check."""
     settings = get_settings()
+    path = "/health/live" if live else "/health/ready"
     if process is Probed.api:
         host, port = settings.http_host, settings.http_port
-    else:
+    elif process is Probed.worker:
         if settings.worker_health_port is None:
             typer.echo("NOPIC_WORKER_HEALTH_PORT is not set, so the worker serves no probes", err=True)
             raise typer.Exit(1)
         host, port = settings.worker_host, settings.worker_health_port
+    else:
+        # The sandbox depends on nothing: answering at all is being ready.
+        host, port, path = settings.oid_sandbox_host, settings.oid_sandbox_port, "/health"
     if host in ("0.0.0.0", "::"):  # listening everywhere: ask over loopback
         host = "127.0.0.1"
-    url = f"http://{host}:{port}/health/{'live' if live else 'ready'}"
+    url = f"http://{host}:{port}{path}"
     try:
         answer = httpx.get(url, timeout=5)
     except httpx.HTTPError as exc:
