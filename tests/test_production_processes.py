@@ -11,10 +11,12 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, closing
+from functools import partial
 from pathlib import Path
 
+import aiosmtplib
 import asyncpg
 import httpx
 import pytest
@@ -56,29 +58,34 @@ def temporal_target(env: WorkflowEnvironment) -> str:
     return env.client.service_client.config.target_host
 
 
+async def http_answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as http:
+            await http.get(url)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 @asynccontextmanager
 async def running(
-    command: str, env: dict[str, str], answers: str
+    command: str, env: dict[str, str], answers: str | Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run `nopic <command>` until `answers` (a URL) answers at all; SIGTERM it on the way out."""
+    """Run `nopic <command>` until it answers (a URL that answers at all, or a check that returns True);
+    SIGTERM it on the way out."""
+    ready = partial(http_answers, answers) if isinstance(answers, str) else answers
     process = await asyncio.create_subprocess_exec(
         NOPIC, command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     try:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                if process.returncode is not None:
-                    assert process.stdout is not None
-                    output = (await process.stdout.read()).decode()
-                    pytest.fail(f"nopic {command} exited with {process.returncode}:\n{output}")
-                try:
-                    await http.get(answers)
-                    break
-                except httpx.HTTPError:
-                    pass
-                assert asyncio.get_running_loop().time() < deadline, f"nopic {command} did not answer"
-                await asyncio.sleep(0.2)
+        while not await ready():
+            if process.returncode is not None:
+                assert process.stdout is not None
+                output = (await process.stdout.read()).decode()
+                pytest.fail(f"nopic {command} exited with {process.returncode}:\n{output}")
+            assert asyncio.get_running_loop().time() < deadline, f"nopic {command} did not answer"
+            await asyncio.sleep(0.2)
         yield process
     finally:
         if process.returncode is None:
@@ -212,7 +219,7 @@ async def test_worker_readiness_follows_polling_and_the_server(task_queue: str) 
                 state.worker = Worker(client, task_queue=task_queue, activities=[noop])
                 async with state.worker:
                     state.starting = False
-                    assert (await http.get("/health/ready")).json() == {"status": "ready"}
+                    assert (await _eventually_ready(http)).json() == {"status": "ready"}
                     await server.shutdown()
                     gone = await http.get("/health/ready")
                     assert gone.status_code == 503
@@ -222,3 +229,36 @@ async def test_worker_readiness_follows_polling_and_the_server(task_queue: str) 
             await asyncio.to_thread(probes.close)
     finally:
         await server.shutdown()
+
+
+async def test_oid_sandbox_serves_on_the_configured_host_and_port(tmp_path: Path) -> None:
+    port = free_port()
+    env = service_env(tmp_path, oid_sandbox_port=str(port), oid_api_key="compose-key")
+    async with running("oid-sandbox", env, f"http://127.0.0.1:{port}/health"):
+        code, output = await nopic("probe", "oid-sandbox", env=env)
+        assert code == 0, output
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            operations = await http.get("/api/v1/operations/0000000000", headers={"X-Api-Key": "compose-key"})
+            assert operations.status_code in (200, 404)  # the key is accepted: the sandbox read its settings
+
+
+async def test_smtp_sink_keeps_what_it_receives(tmp_path: Path) -> None:
+    port = free_port()
+    env = service_env(tmp_path, smtp_host="127.0.0.1", smtp_port=str(port))
+
+    async def smtp_answers() -> bool:
+        try:
+            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=2):
+                return True
+        except (aiosmtplib.SMTPException, OSError):
+            return False
+
+    async with running("smtp-sink", env, smtp_answers):
+        await aiosmtplib.send(
+            "Subject: NOPIC issued\r\n\r\nhello\r\n",
+            sender="nopic@certifier.example",
+            recipients=["exporter@example.com"],
+            hostname="127.0.0.1",
+            port=port,
+        )
+    assert [p.suffix for p in (tmp_path / "outbox").iterdir()] == [".eml"]
