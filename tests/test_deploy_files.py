@@ -337,3 +337,21 @@ def test_env_example_sets_every_required_compose_variable() -> None:
     # With only the example's values, every value in the compose file resolves.
     resolved = interpolate((ROOT / "docker-compose.yml").read_text(), example)
     assert "${" not in resolved and "<" not in re.sub(r"<<:", "", resolved)
+
+
+def test_readme_production_section_covers_running_scaling_backups_upgrades_and_cloud() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Production\n", 1)[1].split("\n## ", 1)[0]
+    for needed in (
+        "docker compose up -d",
+        "--profile dev",
+        "--scale worker=",
+        "pgdata",
+        "pg_dump",
+        "tests/histories/",
+        "workflow.patched",
+        "NOPIC_TEMPORAL_API_KEY",
+        "NOPIC_TEMPORAL_TLS_CERT",
+        "NOPIC_TEMPORAL_TLS_KEY",
+    ):
+        assert needed in section, needed
