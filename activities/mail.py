@@ -18,9 +18,14 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
-from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Audience, Notification, NotificationKind, Sent
+from activities.notifications import (
+    Audience,
+    Notification,
+    NotificationKind,
+    NotificationUndeliverable,
+    Sent,
+)
 from activities.pdf import render_nopic_pdf
 from core.logging import get_logger
 from core.settings import Settings
@@ -28,13 +33,6 @@ from core.settings import Settings
 log = get_logger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
-
-
-class MailRejected(ApplicationError):
-    """The SMTP server refused the message for good (5xx): sending it again cannot help."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, type="MailRejected", non_retryable=True)
 
 
 def message_id(event_id: str, mail_from: str) -> str:
@@ -104,7 +102,7 @@ class SmtpMailer:
         try:
             name = self.templates.template_for(notification.kind, notification.audience)
         except LookupError as error:
-            raise ApplicationError(str(error), type="NoMailTemplate", non_retryable=True) from error
+            raise NotificationUndeliverable(str(error)) from error
         subject, text, html = self.templates.render(name, {"n": notification})
         return self.build(
             event_id=notification.event_id,
@@ -193,10 +191,10 @@ class SmtpMailer:
         except aiosmtplib.SMTPRecipientsRefused as error:
             if all(refused.code >= 500 for refused in error.recipients):
                 refusals = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
-                raise MailRejected(f"SMTP server refused every recipient: {refusals}") from error
+                raise NotificationUndeliverable(f"SMTP server refused every recipient: {refusals}") from error
             raise
         except aiosmtplib.SMTPResponseException as error:
             if error.code >= 500:
                 refusal = f"SMTP server refused the message: {error.code} {error.message}"
-                raise MailRejected(refusal) from error
+                raise NotificationUndeliverable(refusal) from error
             raise

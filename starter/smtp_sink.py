@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import signal
 import tempfile
@@ -80,6 +81,8 @@ async def smtp_sink(host: str, port: int, outbox: Path, **smtp_options: Any) -> 
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    # aiosmtpd logs every connection at INFO; readiness probes alone would flood the stack's log.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

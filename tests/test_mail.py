@@ -18,8 +18,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pypdf import PdfReader
 from temporalio.testing import ActivityEnvironment
 
-from activities.mail import MailRejected, SmtpMailer
-from activities.notifications import Audience, Notification, NotificationActivities, NotificationKind
+from activities.mail import SmtpMailer
+from activities.notifications import (
+    Audience,
+    Notification,
+    NotificationActivities,
+    NotificationKind,
+    NotificationUndeliverable,
+)
 from core.settings import Settings
 from domain.state import (
     Certificate,
@@ -266,11 +272,11 @@ async def test_a_refused_recipient_is_final_and_an_absent_server_is_retried(tmp_
     server = await loop.create_server(lambda: SMTP(RefusingHandler()), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     mailer = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
-    with pytest.raises(MailRejected, match="550"):
+    with pytest.raises(NotificationUndeliverable, match="550"):
         await mailer.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     server.close()
     await server.wait_closed()
     absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=9, smtp_timeout_seconds=2))
     with pytest.raises(Exception) as error:
         await absent.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
-    assert not isinstance(error.value, MailRejected)
+    assert not isinstance(error.value, NotificationUndeliverable)

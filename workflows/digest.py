@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.digest import CollectDigestInput, DigestActivities
-    from activities.notifications import Sent
+    from activities.notifications import NotificationUndeliverable, Sent
     from domain.policy import Policy
 
 
@@ -35,6 +35,7 @@ class DailyDigest:
             digest,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=RetryPolicy(
-                maximum_interval=timedelta(minutes=5), non_retryable_error_types=["MailRejected"]
+                maximum_interval=timedelta(minutes=5),
+                non_retryable_error_types=[NotificationUndeliverable.error_type],
             ),
         )
