@@ -67,7 +67,7 @@ def migrate() -> None:
 
 @app.command("oid-sandbox")
 def oid_sandbox() -> None:
-    """Serve the OID sandbox, the local stand-in for USDA OID (the compose dev profile runs it)."""
+    """Serve the OID sandbox, the local stand-in for USDA OID, alone (`nopic up` starts it for you)."""
     from oid_sandbox.__main__ import main
 
     main()
@@ -75,7 +75,7 @@ def oid_sandbox() -> None:
 
 @app.command("smtp-sink")
 def smtp_sink() -> None:
-    """Serve the SMTP sink that keeps every mail as a file under <home>/outbox, relaying nothing."""
+    """Serve the SMTP sink alone: every mail kept as a file under <home>/outbox (`nopic up` starts it)."""
     from starter.smtp_sink import main
 
     asyncio.run(main())
