@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -355,3 +356,41 @@ def test_readme_production_section_covers_running_scaling_backups_upgrades_and_c
         "NOPIC_TEMPORAL_TLS_KEY",
     ):
         assert needed in section, needed
+
+
+async def test_the_installed_project_has_every_data_file_of_its_packages(tmp_path: Path) -> None:
+    """`pip install .` in the Dockerfile copies only what the packaging rules name: the image would lack a
+    template, migration or data file those rules forget, although every test here (on an editable install)
+    passes. setuptools' build_py, on a copy of the project, shows exactly what an install gets."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    source = tmp_path / "project"
+    source.mkdir()
+    for name in ["pyproject.toml", "README.md", "worker.py"]:
+        shutil.copy(ROOT / name, source / name)
+    for package in packages:
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from setuptools import setup; setup()",
+        "--quiet",
+        "build_py",
+        "--build-lib",
+        str(tmp_path / "installed"),
+        cwd=source,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+
+    def files(root: Path) -> set[str]:
+        return {
+            str(path.relative_to(root))
+            for package in packages
+            for path in (root / package).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+
+    assert files(source) == files(tmp_path / "installed")
