@@ -8,9 +8,9 @@ set -eu
 retry() {
     attempt=1
     until "$@"; do
-        [ "$attempt" -ge 30 ] && return 1
+        [ "$attempt" -ge 60 ] && return 1
         attempt=$((attempt + 1))
-        sleep 2
+        sleep 1
     done
 }
 
@@ -22,10 +22,11 @@ if ! op namespace describe >/dev/null 2>&1; then
     op namespace create --retention "$RETENTION"
 fi
 
+existing=$(retry op search-attribute list)
 for pair in $SEARCH_ATTRIBUTES; do
     name=${pair%%=*}
     type=${pair##*=}
-    if retry op search-attribute list | grep -qw "$name"; then
+    if printf '%s\n' "$existing" | grep -qw "$name"; then
         echo "search attribute $name exists"
     else
         retry op search-attribute create --name "$name" --type "$type"
