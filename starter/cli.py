@@ -88,10 +88,10 @@ class Probed(StrEnum):
 
 
 @app.command()
-def probe(process: Probed, live: bool = typer.Option(False, help="Ask only whether it runs.")) -> None:
-    """Exit 0 if the process on this host is ready (or live), 1 if not: a container health check."""
+def probe(process: Probed) -> None:
+    """Exit 0 if the process on this host is ready, 1 if not: a container health check."""
     settings = get_settings()
-    path = "/health/live" if live else "/health/ready"
+    path = "/health/ready"
     if process is Probed.api:
         host, port = settings.http_host, settings.http_port
     elif process is Probed.worker:
