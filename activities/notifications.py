@@ -1,0 +1,118 @@
+"""Telling people what happened to a request: the review team, the exporter and the US importer.
+
+The port `Mailer` is implemented by the SMTP adapter, which renders a template per (audience, kind),
+attaches the NOPIC PDFs to `nopic_issued` for the exporter, and derives the Message-ID from `event_id`, so
+a retried activity sends the same message.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from temporalio import activity
+
+from domain.request import NopicRequestForm
+from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
+
+
+class Audience(StrEnum):
+    REVIEW_TEAM = "review_team"  # the certifier's address from settings
+    EXPORTER = "exporter"  # form.exporter.email
+    IMPORTER = "importer"  # form.importer.email
+
+
+class NotificationKind(StrEnum):
+    # review team
+    NEW_REQUEST = "new_request"
+    DOCUMENTS_RECEIVED = "documents_received"
+    TRANSPORT_DEADLINE_PASSED = "transport_deadline_passed"
+    REQUEST_WITHDRAWN = "request_withdrawn"
+    TIMEFRAME_ENDED = "timeframe_ended"  # with the reconciliation
+    # exporter
+    MISSING_DOCUMENTS = "missing_documents"
+    CORRECTIONS_REQUESTED = "corrections_requested"
+    REQUEST_REFUSED = "request_refused"
+    TRANSPORT_REMINDER = "transport_reminder"
+    TRANSPORT_DOCUMENT_REJECTED = "transport_document_rejected"
+    # exporter (data and PDFs attached) and importer (per product: number, HTS code, kg, lots, ACE/OR2)
+    NOPIC_ISSUED = "nopic_issued"
+    # exporter and importer (and review team when the deadline passed)
+    CANCELLATION = "cancellation"
+
+
+class Notification(BaseModel):
+    """One message to one audience, with the request's data its template needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(
+        description="'<request id>:<sequence>:<audience>:<kind>': deterministic, so retries send one message."
+    )
+    request_id: str
+    kind: NotificationKind
+    audience: Audience
+    status: RequestStatus
+    form: NopicRequestForm = Field(description="The request's current data: exporter, importer, shipment...")
+    lead_working_days: int
+    late: bool
+    customs_deadline: AwareDatetime
+    missing: list[ChecklistItem] = Field(
+        default_factory=list, description="Checklist items still missing (missing_documents, reminders)."
+    )
+    corrections: list[str] = Field(
+        default_factory=list, description="Items to correct (corrections_requested)."
+    )
+    message: str | None = Field(
+        default=None,
+        description="The reviewer's message or reason: corrections, refusal, rejection, cancellation."
+    )
+    certificates: list[Certificate] = Field(
+        default_factory=list, description="The NOPICs concerned (nopic_issued, cancellation)."
+    )
+    reminder_offset: timedelta | None = Field(
+        default=None, description="How long before the customs deadline this reminder goes out."
+    )
+    reconciliation: list[ReconciliationLine] = Field(default_factory=list)
+
+    @classmethod
+    def about(
+        cls, state: RequestState, kind: NotificationKind, audience: Audience, **details: object
+    ) -> Notification:
+        """A notification of `kind` to `audience` about the request as it stands in `state`."""
+        return cls.model_validate(
+            {
+                "event_id": f"{state.request_id}:{state.sequence}:{audience}:{kind}",
+                "request_id": state.request_id,
+                "kind": kind,
+                "audience": audience,
+                "status": state.status,
+                "form": state.form,
+                "lead_working_days": state.lead_working_days,
+                "late": state.late,
+                "customs_deadline": state.customs_deadline,
+                **details,
+            }
+        )
+
+
+class Sent(BaseModel):
+    event_id: str
+    recipients: list[str]
+
+
+class Mailer(Protocol):
+    async def send(self, notification: Notification) -> Sent:
+        """Render and deliver the notification to its audience; the same event_id is the same message."""
+        ...
+
+
+class NotificationActivities:
+    def __init__(self, mailer: Mailer) -> None:
+        self._mailer = mailer
+
+    @activity.defn
+    async def notify(self, notification: Notification) -> Sent:
+        return await self._mailer.send(notification)

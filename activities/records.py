@@ -1,0 +1,95 @@
+"""The audit trail and the read model: every state change of a request, recorded exactly once.
+
+The port `RecordsStore` is implemented by the PostgreSQL adapter: in one transaction it inserts the audit
+event (ON CONFLICT (event_id) DO NOTHING, so a retried activity never writes it twice), upserts the
+request's read-model row and its certificates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from temporalio import activity
+
+from domain.state import Actor, Certificate, RequestState, RequestStatus
+
+
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(description="'<request id>:<sequence>': the same event on every retry and replay.")
+    request_id: str
+    sequence: int = Field(ge=1)
+    actor: Actor
+    action: str = Field(description="What happened, e.g. 'received', 'approve', 'nopic_issued'.")
+    payload: dict[str, Any] = Field(default_factory=dict, description="The action's data, as JSON.")
+    at: AwareDatetime
+
+
+class RequestSummary(BaseModel):
+    """The request's read-model row, for dashboards and lists."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    status: RequestStatus
+    exporter_operation_id: str
+    exporter_name: str
+    importer_operation_id: str
+    importer_name: str
+    etd: date
+    customs_deadline: AwareDatetime
+    late: bool
+    lead_working_days: int
+    commodity_count: int
+    product_names: list[str]
+    received_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @classmethod
+    def of(cls, state: RequestState) -> RequestSummary:
+        form = state.form
+        return cls(
+            request_id=state.request_id,
+            status=state.status,
+            exporter_operation_id=form.exporter.operation_id,
+            exporter_name=form.exporter.name,
+            importer_operation_id=form.importer.operation_id,
+            importer_name=form.importer.name,
+            etd=form.shipment.etd,
+            customs_deadline=state.customs_deadline,
+            late=state.late,
+            lead_working_days=state.lead_working_days,
+            commodity_count=len(form.commodities),
+            product_names=[c.product_name for c in form.commodities],
+            received_at=form.received_at,
+            updated_at=state.updated_at,
+        )
+
+
+class RecordChangeInput(BaseModel):
+    event: AuditEvent
+    summary: RequestSummary
+    certificates: list[Certificate]
+
+
+class RecordedChange(BaseModel):
+    event_id: str
+    inserted: bool = Field(description="False when the event was already recorded (a retry).")
+
+
+class RecordsStore(Protocol):
+    async def record_change(self, change: RecordChangeInput) -> RecordedChange:
+        """Audit event (exactly once), read-model row and certificates, in one transaction."""
+        ...
+
+
+class RecordsActivities:
+    def __init__(self, store: RecordsStore) -> None:
+        self._store = store
+
+    @activity.defn
+    async def record_change(self, input: RecordChangeInput) -> RecordedChange:
+        return await self._store.record_change(input)

@@ -1,0 +1,105 @@
+"""One model per action a person takes on a request (workflow Updates and Signals).
+
+Every action carries an action id, the acting person and the time it was taken; a repeated action id
+changes nothing, so a client may safely retry.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from domain.request import DocumentKind, DocumentReference, NopicRequestForm, Text
+from domain.state import Actor, ShippedQuantity
+
+ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: ActionId = Field(description="Chosen by the client; repeating it changes nothing.")
+    actor: Actor
+    at: AwareDatetime = Field(description="When the person took the action.")
+
+
+class Approve(Action):
+    """The reviewer approves the request: issuance starts (or retries after it was blocked)."""
+
+    note: Text | None = None
+
+
+class RequestCorrections(Action):
+    items: list[Text] = Field(min_length=1, description="What must be corrected or added.")
+    message: Text
+
+
+class Refuse(Action):
+    reason: Text
+
+
+class Withdraw(Action):
+    reason: Text | None = None
+
+
+class SubmitDocuments(Action):
+    documents: list[DocumentReference] = Field(min_length=1)
+
+
+class CorrectRequestData(Action):
+    """Corrected request data. The time of receipt stays the original; documents are added to those held."""
+
+    form: NopicRequestForm
+
+
+class RecordCertificateNumber(Action):
+    """Manual issuance: staff created the NOPIC in OID by hand and record its number."""
+
+    commodity_index: int = Field(ge=0)
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class SubmitTransportDocument(Action):
+    """The definitive transport document of the first shipment (optionally with its actual net weights)."""
+
+    document: DocumentReference
+    quantities: list[ShippedQuantity] = Field(
+        default_factory=list, description="Actual net kg of the first shipment per commodity, when known."
+    )
+
+    @field_validator("document")
+    @classmethod
+    def _definitive(cls, value: DocumentReference) -> DocumentReference:
+        if value.kind is not DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE:
+            raise ValueError("the document must be of kind transport_document_definitive")
+        return value
+
+
+class RejectTransportDocument(Action):
+    reason: Text
+
+
+class UpdateEta(Action):
+    """A new ETA and expected clearance: the customs deadline moves with them."""
+
+    eta: AwareDatetime
+    expected_clearance: AwareDatetime | None = None
+
+
+class RecordShipment(Action):
+    """A further shipment under the issued NOPICs, while the request is active."""
+
+    shipped_on: date
+    quantities: list[ShippedQuantity] = Field(min_length=1)
+    transport_document: DocumentReference
+
+
+class CancelCertificates(Action):
+    """The reviewer cancels one certificate or all of them, with a reason."""
+
+    commodity_indexes: list[int] | None = Field(
+        default=None, description="The certificates to cancel, by commodity index; none given means all."
+    )
+    reason: Text

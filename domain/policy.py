@@ -1,0 +1,82 @@
+"""The certifier's policy for one request, taken from settings when the request starts.
+
+A running workflow keeps the policy it started with, so changing settings never changes a request already
+under way, and its history replays the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+class IssuanceMode(StrEnum):
+    API = "api"  # the OID gateway creates each NOPIC and returns its number
+    MANUAL = "manual"  # certifier staff create each NOPIC in OID by hand and record its number
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_lead_working_days: int = Field(default=3, ge=0)
+    reminder_offsets: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(days=3), timedelta(days=1)],
+        description="Reminders to the exporter this long before the customs deadline.",
+    )
+    timezone: str = "Europe/Brussels"
+    holiday_country: str = "BE"
+    closure_dates: list[date] = Field(default_factory=list)
+    issuance_mode: IssuanceMode = IssuanceMode.API
+    continue_as_new_after_actions: int | None = Field(
+        default=None,
+        ge=1,
+        description="Continue as new after this many actions even before Temporal suggests it (tests only).",
+    )
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _positive_offsets(cls, value: list[timedelta]) -> list[timedelta]:
+        if any(offset <= timedelta(0) for offset in value):
+            raise ValueError("a reminder offset is a positive duration before the customs deadline")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            message = f"unknown time zone {value!r} (use an IANA name such as Europe/Brussels)"
+            raise ValueError(message) from error
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"the holidays package knows no public holidays for country {value!r}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The policy a new request starts with, from the service's settings."""
+    return Policy(
+        min_lead_working_days=settings.min_lead_working_days,
+        reminder_offsets=settings.reminder_offsets,
+        timezone=settings.timezone,
+        holiday_country=settings.holiday_country,
+        closure_dates=settings.closure_dates,
+        issuance_mode=IssuanceMode(settings.issuance_mode),
+    )

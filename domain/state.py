@@ -1,0 +1,230 @@
+"""The state of one NOPIC request, as the workflow keeps it and as the `state` query returns it.
+
+All of it is one serializable object, so continue-as-new hands it over in one piece.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.policy import Policy
+from domain.request import (
+    DocumentKind,
+    DocumentReference,
+    HtsCode,
+    Kilograms,
+    NopicRequestForm,
+    OrganicStandard,
+    RequestId,
+    Text,
+)
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    AWAITING_DOCUMENTS = "awaiting_documents"  # an item required now is still missing
+    IN_REVIEW = "in_review"
+    ISSUING = "issuing"
+    AWAITING_TRANSPORT_DOCUMENT = "awaiting_transport_document"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+    @property
+    def before_issue(self) -> bool:
+        return self in (
+            RequestStatus.RECEIVED,
+            RequestStatus.AWAITING_DOCUMENTS,
+            RequestStatus.IN_REVIEW,
+        )
+
+
+FINAL_STATUSES = frozenset(
+    {RequestStatus.EXPIRED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN, RequestStatus.CANCELLED}
+)
+
+
+class Role(StrEnum):
+    EXPORTER = "exporter"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    SYSTEM = "system"  # the workflow itself: timers, issuance, deadline
+
+
+class Actor(BaseModel):
+    """The person (or the service itself) behind an action."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    person_id: Text
+    name: Text
+    role: Role
+
+
+SYSTEM = Actor(person_id="nopic", name="NOPIC service", role=Role.SYSTEM)
+
+
+class Requirement(StrEnum):
+    """When a checklist item must be satisfied."""
+
+    NOW = "now"  # before review can approve the request
+    BEFORE_DEPARTURE = "before_departure"
+    BEFORE_CUSTOMS_CLEARANCE = "before_customs_clearance"
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str = Field(description="Stable key, e.g. 'commercial_invoice' or 'supplier_guarantee:Finca Sol'.")
+    description: str = Field(description="What is needed, in the certifier's words.")
+    required: Requirement
+    accepted_kinds: list[DocumentKind]
+    supplier: str | None = None
+    satisfied_by: str | None = Field(default=None, description="File id of the document that satisfies it.")
+
+    @property
+    def satisfied(self) -> bool:
+        return self.satisfied_by is not None
+
+
+class CertificateStatus(StrEnum):
+    PENDING = "pending"  # not yet issued in OID
+    ISSUED = "issued"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Certificate(BaseModel):
+    """One NOPIC: one per commodity of the request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commodity_index: int = Field(ge=0)
+    product_name: str
+    hts_code: HtsCode
+    organic_standard: OrganicStandard
+    net_kg: Kilograms
+    lot_numbers: list[str] = Field(default_factory=list)
+    number: str | None = None
+    status: CertificateStatus = CertificateStatus.PENDING
+    issued_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+
+
+class ShippedQuantity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commodity_index: int = Field(ge=0)
+    net_kg: Kilograms
+
+
+class ShipmentRecord(BaseModel):
+    """A shipment actually made under the request's NOPICs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    shipped_on: date
+    quantities: list[ShippedQuantity]
+    transport_document: DocumentReference
+    recorded_at: AwareDatetime
+
+
+class ReconciliationLine(BaseModel):
+    """At the end of the timeframe: what was certified and what was shipped, per commodity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commodity_index: int
+    product_name: str
+    nopic_number: str | None
+    certified_kg: Decimal
+    shipped_kg: Decimal
+
+
+class ActionRecord(BaseModel):
+    """One entry of the request's history: who did what, when, and what came of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    action: str
+    actor: Actor
+    at: AwareDatetime
+    detail: str | None = None
+
+
+class RequestState(BaseModel):
+    """Everything the workflow knows about one request; the `state` query returns it whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    form: NopicRequestForm = Field(description="The request's current data, corrections applied.")
+    policy: Policy
+    status: RequestStatus = RequestStatus.RECEIVED
+    received_day: date
+    lead_working_days: int
+    late: bool
+    checklist: list[ChecklistItem]
+    certificates: list[Certificate]
+    customs_deadline: AwareDatetime
+    next_reminder: AwareDatetime | None = None
+    reminders_sent: list[timedelta] = Field(
+        default_factory=list, description="Offsets before the customs deadline already reminded."
+    )
+    corrections_requested: list[str] = Field(default_factory=list)
+    corrections_message: str | None = None
+    issuance_blocked: str | None = Field(
+        default=None, description="Why issuance stopped (e.g. an uncertified importer), for the reviewer."
+    )
+    transport_document: DocumentReference | None = Field(
+        default=None, description="The accepted definitive transport document of the first shipment."
+    )
+    shipments: list[ShipmentRecord] = Field(default_factory=list)
+    reconciliation: list[ReconciliationLine] = Field(default_factory=list)
+    outcome: str | None = Field(default=None, description="Why the request ended: reason or summary.")
+    history: list[ActionRecord] = Field(default_factory=list)
+    sequence: int = Field(default=0, description="Number of state changes recorded in the audit trail.")
+    updated_at: datetime
+
+    def has_action(self, action_id: str) -> bool:
+        return any(entry.action_id == action_id for entry in self.history)
+
+    def missing(self, *requirements: Requirement) -> list[ChecklistItem]:
+        wanted = requirements or tuple(Requirement)
+        return [item for item in self.checklist if not item.satisfied and item.required in wanted]
+
+    def shipped_kg(self, commodity_index: int) -> Decimal:
+        return sum(
+            (q.net_kg for s in self.shipments for q in s.quantities if q.commodity_index == commodity_index),
+            Decimal(0),
+        )
+
+
+class NopicRequestInput(BaseModel):
+    """What starts (or continues) a `NopicRequest` workflow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: RequestId
+    form: NopicRequestForm
+    policy: Policy = Field(default_factory=Policy)
+    carried_state: RequestState | None = Field(
+        default=None, description="Set only by continue-as-new: the state to carry on with."
+    )
+
+
+def workflow_id(request_id: str) -> str:
+    return f"nopic-request-{request_id}"
