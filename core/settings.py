@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     oid_api_key: str = "sandbox-key"
     oid_sandbox: bool = True
     oid_sandbox_port: int = 8100
+    oid_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The sandbox's operations (JSON list); none means the demo operations shipped in oid_sandbox/.
+    oid_sandbox_operations_file: Path | None = None
+    # Fault injection in the sandbox: share of calls answered 5xx, added latency, share of calls that hang.
+    oid_sandbox_error_rate: float = Field(default=0.0, ge=0, le=1)
+    oid_sandbox_latency_ms: int = Field(default=0, ge=0)
+    oid_sandbox_timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    oid_sandbox_timeout_seconds: float = Field(default=30.0, ge=0)
 
     # Mail. With smtp_sink on, `make run` starts a local sink that keeps each message under <home>/outbox.
     smtp_host: str = "127.0.0.1"
@@ -68,6 +76,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_sink: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_from: str = "nopic@certifier.example"
     review_team_email: str = "review-team@certifier.example"
     digest_hour: int = Field(default=7, ge=0, le=23)
