@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
@@ -19,6 +19,7 @@ from structlog.typing import EventDict, WrappedLogger
 _TEMPORAL_FIELDS = {
     "temporal_workflow": ("workflow_id", "run_id", "workflow_type", "task_queue", "namespace"),
     "temporal_activity": ("activity_type", "attempt", "workflow_id", "workflow_run_id", "activity_id"),
+    "temporal_update": ("update_id", "update_name"),
 }
 
 
@@ -36,17 +37,25 @@ def _flatten_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) 
     return event_dict
 
 
-def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
+def configure_logging(log_format: str = "console", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library (Temporal, uvicorn) to one handler on `stream` (stderr)."""
+    stream = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
+    # Tracebacks as plain text (a JSON string in json mode): never with local variables, which may hold
+    # passwords or an exporter's data.
+    render: list[Any] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -54,15 +63,14 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, _flatten_temporal_context],
+            foreign_pre_chain=shared,
             processors=[
                 _flatten_temporal_context,
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                _drop_raw_temporal_extra,
-                renderer,
+                *render,
             ],
         )
     )
@@ -78,12 +86,6 @@ def configure_logging(log_format: str = "console", level: str = "INFO") -> None:
 
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
-
-
-def _drop_raw_temporal_extra(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    for key in _TEMPORAL_FIELDS:
-        event_dict.pop(key, None)
-    return event_dict
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

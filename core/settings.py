@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     token: str | None = None
     cli_config: Path = Path("~/.config/nopic/cli.toml")
 
+    # The worker's probes (GET /health/live, /health/ready) and its Temporal SDK metrics (Prometheus text
+    # at /metrics), on worker_host. Off unless a port is set: the container image and compose set both.
+    worker_host: str = "127.0.0.1"
+    worker_health_port: int | None = None
+    worker_metrics_port: int | None = None
+
     # The certifier.
     certifier_name: str = "Certisys"
     timezone: str = "Europe/Brussels"
@@ -59,6 +65,8 @@ class Settings(BaseSettings):
     oid_base_url: str = "http://127.0.0.1:8100"
     oid_api_key: str = "sandbox-key"
     oid_sandbox: bool = True
+    # Where the sandbox listens; 0.0.0.0 in a container, so the worker's container reaches it.
+    oid_sandbox_host: str = "127.0.0.1"
     oid_sandbox_port: int = 8100
     oid_timeout_seconds: float = Field(default=10.0, gt=0)
     # The sandbox's operations (JSON list); none means the demo operations shipped in oid_sandbox/.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 
+import httpx
 import typer
 import uvicorn
 
@@ -40,6 +42,55 @@ def worker() -> None:
     import worker as worker_module
 
     asyncio.run(worker_module.main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database's pending schema migrations, then exit (the API and worker need them applied)."""
+    from core.db import migrate_url, resolve_database_url
+    from core.logging import get_logger
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> None:
+        url, embedded = await resolve_database_url(settings)
+        try:
+            applied = await migrate_url(url)
+        finally:
+            if embedded is not None:
+                embedded.cleanup()
+        get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
+
+    asyncio.run(run())
+
+
+class Probed(StrEnum):
+    api = "api"
+    worker = "worker"
+
+
+@app.command()
+def probe(process: Probed, live: bool = typer.Option(False, help="Ask only whether it runs.")) -> None:
+    """Exit 0 if the process on this host is ready (or live), 1 if not: a container health check."""
+    settings = get_settings()
+    if process is Probed.api:
+        host, port = settings.http_host, settings.http_port
+    else:
+        if settings.worker_health_port is None:
+            typer.echo("NOPIC_WORKER_HEALTH_PORT is not set, so the worker serves no probes", err=True)
+            raise typer.Exit(1)
+        host, port = settings.worker_host, settings.worker_health_port
+    if host in ("0.0.0.0", "::"):  # listening everywhere: ask over loopback
+        host = "127.0.0.1"
+    url = f"http://{host}:{port}/health/{'live' if live else 'ready'}"
+    try:
+        answer = httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        typer.echo(f"{url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{url}: {answer.status_code} {answer.text}")
+    raise typer.Exit(0 if answer.status_code == 200 else 1)
 
 
 if __name__ == "__main__":

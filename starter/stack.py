@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from temporalio.service import RPCError
@@ -169,7 +170,7 @@ class Stack:
         self.settings.home.mkdir(parents=True, exist_ok=True)
 
         url, self._postgres = await resolve_database_url(self.settings)
-        log.info("postgres answering", embedded=self._postgres is not None)
+        log.info("postgres answering", embedded=self._postgres is not None, database=_without_password(url))
         applied = await migrate_url(url)
         log.info("schema up to date", applied=[m.path.name for m in applied])
 
@@ -251,6 +252,13 @@ async def _stop_child(running: _Running) -> None:
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
 
 
 async def _relay(running: _Running, stream: asyncio.StreamReader) -> None:

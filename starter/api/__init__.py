@@ -16,6 +16,7 @@ from core.settings import Settings
 from core.temporal import connect
 from starter.api.errors import install_error_handlers
 from starter.api.health import router as health_router
+from starter.api.metrics import install_metrics
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,5 +35,6 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="nopic", summary="NOP Import Certificate requests", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_metrics(app)
     app.include_router(health_router)
     return app
