@@ -105,14 +105,6 @@ def new_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
 
 
-async def _insert_token(conn: asyncpg.Connection, user_id: int) -> str:
-    token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
-        "INSERT INTO api_tokens (token_sha256, user_id) VALUES ($1, $2)", _sha256(token), user_id
-    )
-    return token
-
-
 async def create_user(pool: asyncpg.Pool, new: NewUser) -> IssuedCredentials:
     password = new_password()
     async with pool.acquire() as conn, conn.transaction():
@@ -130,7 +122,10 @@ async def create_user(pool: asyncpg.Pool, new: NewUser) -> IssuedCredentials:
             raise UserExists(f"username: {new.username!r} is already taken") from exc
         assert row is not None
         user = _user(row)
-        token = await _insert_token(conn, user.user_id)
+        token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await conn.execute(
+            "INSERT INTO api_tokens (token_sha256, user_id) VALUES ($1, $2)", _sha256(token), user.user_id
+        )
     log.info("user created", username=user.username, role=user.role.value)
     return IssuedCredentials(user=user, password=password, token=token)
 
@@ -241,7 +236,9 @@ async def session_for(pool: asyncpg.Pool, session_id: str, now: datetime) -> Ses
         )
     if row is None:
         return None
-    return Session(user=User.model_validate({k: row[k] for k in User.model_fields}), csrf_token=row["csrf_token"])
+    return Session(
+        user=User.model_validate({k: row[k] for k in User.model_fields}), csrf_token=row["csrf_token"]
+    )
 
 
 async def close_session(pool: asyncpg.Pool, session_id: str) -> None:

@@ -79,7 +79,7 @@ class RequestClient:
     async def submit(
         self, request_id: str, form: NopicRequestForm, policy: Policy, submitted_by: Actor
     ) -> RequestState:
-        """Start the request's workflow (a second start of the same id finds the first) and return its state."""
+        """Start the request's workflow (starting the same id again finds the first); its first state."""
         start = NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=submitted_by)
         try:
             await self.temporal.start_workflow(
@@ -101,7 +101,10 @@ class RequestClient:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
             try:
-                return await self._handle(request_id).query(STATE_QUERY, result_type=RequestState)
+                state: RequestState = await self._handle(request_id).query(
+                    STATE_QUERY, result_type=RequestState
+                )
+                return state
             except RPCError as exc:
                 if exc.status is RPCStatusCode.NOT_FOUND:
                     raise RequestNotFound(request_id) from exc
@@ -154,4 +157,3 @@ def _reason(cause: BaseException | None) -> str:
 def _unavailable(exc: RPCError) -> EngineUnavailable:
     log.warning("temporal call failed", status=exc.status.name if exc.status else None, error=exc.message)
     return EngineUnavailable(f"the workflow engine did not answer ({exc.message})")
-

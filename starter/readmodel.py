@@ -128,7 +128,9 @@ async def count_by_status(pool: asyncpg.Pool, filters: RequestFilters) -> dict[R
 
 async def summary(pool: asyncpg.Pool, request_id: str) -> RequestSummary | None:
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(f"SELECT {_SUMMARY_COLUMNS} FROM requests WHERE request_id = $1", request_id)
+        row = await conn.fetchrow(
+            f"SELECT {_SUMMARY_COLUMNS} FROM requests WHERE request_id = $1", request_id
+        )
     return RequestSummary.model_validate(dict(row)) if row else None
 
 

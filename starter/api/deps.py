@@ -97,7 +97,9 @@ async def current_user(
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not auth.same_secret(sent, session.csrf_token):
-            raise HTTPException(403, f"A session-authenticated {request.method} needs the {CSRF_HEADER} header.")
+            raise HTTPException(
+                403, f"A session-authenticated {request.method} needs the {CSRF_HEADER} header."
+            )
     return session.user
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.logging import get_logger
+from starter.client import ActionRefused, EngineUnavailable, RequestNotFound
 
 log = get_logger(__name__)
 
@@ -93,8 +94,24 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
+async def _action_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ActionRefused)
+    return error_response(409, "action_refused", exc.reason)
+
+
+async def _request_not_found(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "request_not_found", f"There is no request {exc}.")
+
+
+async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, "engine_unavailable", f"{exc}; nothing was changed, try again shortly.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ActionRefused, _action_refused)
+    app.add_exception_handler(RequestNotFound, _request_not_found)
+    app.add_exception_handler(EngineUnavailable, _engine_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

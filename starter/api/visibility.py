@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from domain.state import RequestState
-from starter.api.errors import ApiError
 from starter.api.deps import may_see
+from starter.api.errors import ApiError
 from starter.auth import User
 from starter.client import RequestClient, RequestNotFound
 

@@ -21,10 +21,11 @@ from domain import messages
 from domain.state import RequestState
 from starter.api.deps import Now, Requests, require
 from starter.api.errors import ErrorResponse
+from starter.api.metrics import count_action
 from starter.api.routes.requests import RequestIdPath, invalid
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
-from starter.client import RequestClient
+from starter.client import ActionRefused, RequestClient
 
 router = APIRouter(tags=["actions"])
 
@@ -65,9 +66,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Reject the transport document as non-compliant",
     ),
     ActionSpec("update-eta", messages.UpdateEta, (EXPORTER, REVIEWER), "Move the ETA and expected clearance"),
-    ActionSpec(
-        "record-shipment", messages.RecordShipment, (EXPORTER, REVIEWER), "Record a further shipment"
-    ),
+    ActionSpec("record-shipment", messages.RecordShipment, (EXPORTER, REVIEWER), "Record a further shipment"),
     ActionSpec(
         "cancel-certificates",
         messages.CancelCertificates,
@@ -102,17 +101,25 @@ def body_model(message: type[messages.Action]) -> type[BaseModel]:
 async def take_action(
     requests: RequestClient, user: User, request_id: str, spec: ActionSpec, body: BaseModel, at: datetime
 ) -> RequestState:
-    """Check who may see the request, build the message and deliver it."""
+    """Check who may see the request, build the message, deliver it, and count the outcome."""
     await visible_state(requests, user, request_id)
     data = body.model_dump(exclude={"action_id"})
     action_id = getattr(body, "action_id", None) or f"{spec.name}-{uuid4().hex}"
     try:
-        action = spec.message.model_validate(
-            {**data, "action_id": action_id, "actor": user.actor, "at": at}
-        )
+        action = spec.message.model_validate({**data, "action_id": action_id, "actor": user.actor, "at": at})
     except ValidationError as exc:
+        count_action(spec.name, "invalid")
         raise invalid(exc) from exc
-    return await requests.act(request_id, action)
+    try:
+        state = await requests.act(request_id, action)
+    except ActionRefused:
+        count_action(spec.name, "refused")
+        raise
+    except Exception:
+        count_action(spec.name, "failed")
+        raise
+    count_action(spec.name, "accepted")
+    return state
 
 
 def _route(spec: ActionSpec, body_type: type[BaseModel]) -> Callable[..., Awaitable[RequestState]]:

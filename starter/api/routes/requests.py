@@ -100,7 +100,9 @@ class RequestDetail(BaseModel):
 
 def field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     return [
-        FieldError(field=".".join(map(str, (prefix, *error["loc"]))), rule=error["type"], message=error["msg"])
+        FieldError(
+            field=".".join(map(str, (prefix, *error["loc"]))), rule=error["type"], message=error["msg"]
+        )
         for error in exc.errors()
     ]
 
@@ -232,7 +234,9 @@ async def list_all(
     summary="A request's live state and audit trail",
     responses=_ERRORS,
 )
-async def show(request_id: RequestIdPath, user: ExporterOrReviewer, requests: Requests, pool: Db) -> RequestDetail:
+async def show(
+    request_id: RequestIdPath, user: ExporterOrReviewer, requests: Requests, pool: Db
+) -> RequestDetail:
     state = await visible_state(requests, user, request_id)
     return RequestDetail(state=state, audit=await audit_trail(pool, request_id))
 
@@ -265,4 +269,3 @@ async def certificate_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="NOPIC-{nopic}.pdf"'},
     )
-
