@@ -30,8 +30,8 @@ from core.binaries import find_binary
 from core.db import migrate_url, resolve_database_url
 from core.logging import get_logger
 from core.settings import Settings
-from starter.bootstrap import ensure_first_admin
 from core.temporal import connect
+from starter.bootstrap import ensure_first_admin
 from workflows.search_attributes import dev_server_flags
 
 log = get_logger("nopic.stack")

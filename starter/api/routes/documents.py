@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile
+from pydantic import BaseModel
 
 from activities.documents import DocumentRejected, DocumentStore
 from domain import messages
@@ -131,6 +132,38 @@ async def upload(
         uploads.append((name, content, kind[position], (suppliers[position].strip() if suppliers else None)))
     references = await store_uploads(store, uploads)
     return await deliver_documents(requests, user, request_id, references, at)
+
+
+class StoredReference(BaseModel):
+    """A stored file: an action body refers to it with `sha256` as both `file_id` and `sha256`."""
+
+    sha256: str
+    media_type: str
+    size_bytes: int
+    original_name: str
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=StoredReference,
+    summary="Store one file, for an action that refers to it",
+    description="For the transport document of `transport-document` and `record-shipment`: store the file "
+    "here, then name it in the action's body. Storing the same content twice gives the same answer.",
+    responses={k: v for k, v in _RESPONSES.items() if k in (401, 403, 422)},
+)
+async def store_one(
+    _: ExporterOrReviewer,
+    store: Documents,
+    config: AppSettings,
+    file: Annotated[UploadFile, File(description="A PDF, PNG or JPEG.")],
+) -> StoredReference:
+    content = await file.read(config.max_upload_bytes + 1)
+    try:
+        stored = await store.store(content, file.filename or "upload")
+    except DocumentRejected as exc:
+        raise _rejected("file", str(exc)) from exc
+    return StoredReference.model_validate(stored.model_dump())
 
 
 def request_documents(state: RequestState) -> list[DocumentReference]:
