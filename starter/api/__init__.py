@@ -21,6 +21,7 @@ from starter.api.health import router as health_router
 from starter.api.metrics import install_metrics
 from starter.api.routes import actions, documents, requests, users
 from starter.client import RequestClient
+from starter.dashboard import install_dashboard
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -45,4 +46,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     for router in (requests.router, actions.router, documents.router, users.router):
         app.include_router(router)
+    install_dashboard(app)
     return app

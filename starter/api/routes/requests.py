@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.pdf import render_nopic_pdf
+from core.settings import Settings
 from domain.policy import policy_from_settings
 from domain.request import (
     Commodity,
@@ -30,6 +31,7 @@ from starter.api.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
 from starter.api.errors import ApiError, ErrorResponse, FieldError
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
+from starter.client import RequestClient
 from starter.readmodel import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
 
 router = APIRouter(tags=["requests"])
@@ -168,6 +170,25 @@ async def claim_request_id(pool: asyncpg.Pool, user: User, key: str, body_sha256
     return request_id
 
 
+async def submit(
+    submission: RequestSubmission,
+    user: User,
+    requests: RequestClient,
+    pool: asyncpg.Pool,
+    config: Settings,
+    at: datetime,
+    idempotency_key: str | None,
+) -> RequestState:
+    """Check the form for this user, give it a request id (the key's, if one was used before), start it."""
+    form = build_form(submission, user, at)
+    request_id = new_request_id(at)
+    if idempotency_key is not None:
+        body = json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        request_id = await claim_request_id(pool, user, idempotency_key, digest, request_id)
+    return await requests.submit(request_id, form, policy_from_settings(config), user.actor)
+
+
 @router.post(
     "/requests",
     status_code=201,
@@ -184,13 +205,7 @@ async def submit_request(
     at: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> Submitted:
-    form = build_form(submission, user, at)
-    request_id = new_request_id(at)
-    if idempotency_key is not None:
-        body = json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
-        digest = hashlib.sha256(body).hexdigest()
-        request_id = await claim_request_id(pool, user, idempotency_key, digest, request_id)
-    state = await requests.submit(request_id, form, policy_from_settings(config), user.actor)
+    state = await submit(submission, user, requests, pool, config, at, idempotency_key)
     return Submitted.of(state)
 
 
