@@ -1,4 +1,4 @@
-"""The request's timeline as a picture: receipt, ETD, reminders, customs deadline, end of the timeframe, today.
+"""The request's timeline as a picture: receipt, ETD, reminders, customs deadline, end of timeframe, today.
 
 Computed here and drawn by the template as inline SVG, so the page needs no script and no image request.
 """
