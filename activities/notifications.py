@@ -13,6 +13,7 @@ from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
@@ -96,6 +97,15 @@ class Notification(BaseModel):
                 **details,
             }
         )
+
+
+class NotificationUndeliverable(ApplicationError):
+    """The message cannot be delivered, however often it is retried (e.g. the address is refused)."""
+
+    error_type = "NotificationUndeliverable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type=self.error_type, non_retryable=True)
 
 
 class Sent(BaseModel):

@@ -62,12 +62,9 @@ class RecordCertificateNumber(Action):
 
 
 class SubmitTransportDocument(Action):
-    """The definitive transport document of the first shipment (optionally with its actual net weights)."""
+    """The definitive transport document of the first shipment."""
 
     document: DocumentReference
-    quantities: list[ShippedQuantity] = Field(
-        default_factory=list, description="Actual net kg of the first shipment per commodity, when known."
-    )
 
     @field_validator("document")
     @classmethod

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 if TYPE_CHECKING:
     from core.settings import Settings
 
+# Listed once, at import: workflows decode policies inside their sandbox, where `holidays` may not import.
+_HOLIDAY_COUNTRIES = frozenset(holidays.list_supported_countries())
+
 
 class IssuanceMode(StrEnum):
     API = "api"  # the OID gateway creates each NOPIC and returns its number
@@ -61,7 +64,7 @@ class Policy(BaseModel):
     @field_validator("holiday_country")
     @classmethod
     def _known_country(cls, value: str) -> str:
-        if value not in holidays.list_supported_countries():
+        if value not in _HOLIDAY_COUNTRIES:
             raise ValueError(f"the holidays package knows no public holidays for country {value!r}")
         return value
 

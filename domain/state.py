@@ -158,10 +158,12 @@ class ActionRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action_id: str
+    sequence: int = Field(ge=1, description="The audit event '<request id>:<sequence>' of this entry.")
+    action_id: str = Field(description="The person's action id, or 'system-<sequence>' for the service.")
     action: str
     actor: Actor
     at: AwareDatetime
+    status: RequestStatus = Field(description="The request's status after the action.")
     detail: str | None = None
 
 
@@ -221,6 +223,7 @@ class NopicRequestInput(BaseModel):
     request_id: RequestId
     form: NopicRequestForm
     policy: Policy = Field(default_factory=Policy)
+    submitted_by: Actor = Field(default=SYSTEM, description="Who entered the request: exporter or reviewer.")
     carried_state: RequestState | None = Field(
         default=None, description="Set only by continue-as-new: the state to carry on with."
     )

@@ -1,0 +1,99 @@
+"""In-memory ports for testing the workflow alone: an OID that issues deterministic numbers, a mailer and
+a records store that remember what they were given (each event once, as the real adapters do)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from activities.notifications import Notification, Sent
+from activities.oid import (
+    CERTIFIED,
+    Nopic,
+    NopicData,
+    NopicNotFound,
+    NopicRejected,
+    NopicStatus,
+    Operation,
+    OperationNotFound,
+)
+from activities.records import RecordChangeInput, RecordedChange
+
+
+@dataclass
+class FakeOid:
+    operations: dict[str, Operation] = field(default_factory=dict)
+    nopics: dict[str, Nopic] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    cancel_reasons: dict[str, str] = field(default_factory=dict)
+
+    def register(self, operation_id: str, name: str, status: str = CERTIFIED) -> None:
+        self.operations[operation_id] = Operation(
+            operation_id=operation_id, name=name, status=status, certifier="Certisys"
+        )
+
+    async def lookup_operation(self, operation_id: str) -> Operation:
+        if operation_id not in self.operations:
+            raise OperationNotFound(f"no operation {operation_id} in OID")
+        return self.operations[operation_id]
+
+    async def create_nopic(self, idempotency_key: str, data: NopicData) -> Nopic:
+        if idempotency_key in self.keys:
+            return self.nopics[self.keys[idempotency_key]]
+        importer = self.operations.get(data.importer.operation_id)
+        if importer is None or not importer.certified:
+            raise NopicRejected(f"importer {data.importer.operation_id} is not certified")
+        number = f"840-{data.exporter.operation_id}-{len(self.nopics) + 1:06d}"
+        nopic = Nopic(number=number, status=NopicStatus.ISSUED, issued_at=datetime.now(UTC), data=data)
+        self.nopics[number] = nopic
+        self.keys[idempotency_key] = number
+        return nopic
+
+    async def get_nopic(self, number: str) -> Nopic:
+        if number not in self.nopics:
+            raise NopicNotFound(f"no NOPIC {number}")
+        return self.nopics[number]
+
+    async def cancel_nopic(self, number: str, reason: str) -> Nopic:
+        nopic = await self.get_nopic(number)
+        if nopic.status is not NopicStatus.CANCELLED:
+            nopic = nopic.model_copy(
+                update={"status": NopicStatus.CANCELLED, "cancelled_at": datetime.now(UTC)}
+            )
+            self.nopics[number] = nopic
+            self.cancel_reasons[number] = reason
+        return nopic
+
+
+@dataclass
+class RecordingMailer:
+    sent: dict[str, Notification] = field(default_factory=dict)
+
+    async def send(self, notification: Notification) -> Sent:
+        self.sent.setdefault(notification.event_id, notification)
+        return Sent(event_id=notification.event_id, recipients=[notification.audience.value])
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(n.audience.value, n.kind.value) for n in self.sent.values()]
+
+    def of_kind(self, kind: str) -> list[Notification]:
+        return [n for n in self.sent.values() if n.kind == kind]
+
+
+@dataclass
+class RecordingStore:
+    changes: dict[str, RecordChangeInput] = field(default_factory=dict)
+
+    async def record_change(self, change: RecordChangeInput) -> RecordedChange:
+        inserted = change.event.event_id not in self.changes
+        self.changes.setdefault(change.event.event_id, change)
+        return RecordedChange(event_id=change.event.event_id, inserted=inserted)
+
+    def actions(self, request_id: str) -> list[str]:
+        return [c.event.action for c in self.of(request_id)]
+
+    def of(self, request_id: str) -> list[RecordChangeInput]:
+        return sorted(
+            (c for c in self.changes.values() if c.event.request_id == request_id),
+            key=lambda c: c.event.sequence,
+        )
