@@ -25,7 +25,7 @@ from core.logging import get_logger
 from domain import messages
 from domain.policy import Policy
 from domain.request import NopicRequestForm
-from domain.state import Actor, NopicRequestInput, RequestState, workflow_id
+from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, workflow_id
 
 log = get_logger(__name__)
 
@@ -41,14 +41,15 @@ UPDATES: Final[dict[type[messages.Action], str]] = {
     messages.SubmitDocuments: "submit_documents",
     messages.CorrectRequestData: "correct_request_data",
     messages.RecordCertificateNumber: "record_certificate_number",
-    messages.SubmitTransportDocument: "submit_transport_document",
+    messages.SubmitTransportDocument: "transport_document",
     messages.RejectTransportDocument: "reject_transport_document",
     messages.UpdateEta: "update_eta",
     messages.RecordShipment: "record_shipment",
     messages.CancelCertificates: "cancel_certificates",
 }
 
-# A workflow just started answers queries once its first task ran; wait that long at most.
+# A workflow just started answers queries once its first task ran, and takes in the request with a few
+# activities: wait that long at most before answering with the state as it is.
 _FIRST_STATE_TIMEOUT = 10.0
 
 
@@ -94,7 +95,16 @@ class RequestClient:
             pass  # it ran already and has ended: its state is still there to read
         except RPCError as exc:
             raise _unavailable(exc) from exc
-        return await self.state(request_id, wait=_FIRST_STATE_TIMEOUT)
+        return await self._settled(request_id)
+
+    async def _settled(self, request_id: str) -> RequestState:
+        """The state once the workflow has taken in the request (its checklist checked), or as it is then."""
+        deadline = asyncio.get_running_loop().time() + _FIRST_STATE_TIMEOUT
+        while True:
+            state = await self.state(request_id, wait=_FIRST_STATE_TIMEOUT)
+            if state.status is not RequestStatus.RECEIVED or asyncio.get_running_loop().time() >= deadline:
+                return state
+            await asyncio.sleep(0.05)
 
     async def state(self, request_id: str, *, wait: float = 0.0) -> RequestState:
         """The request's whole current state, from the workflow itself."""

@@ -8,8 +8,9 @@ rule it broke (empty when the error is not about one field).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,14 +80,28 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, _code_for(exc.status_code), message, headers=exc.headers)
 
 
+def field_errors(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors, one per field, named by their dotted path (under `prefix` when given)."""
+    return [
+        FieldError(
+            field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
+            rule=error["type"],
+            message=str(error["msg"]).removeprefix("Value error, "),
+        )
+        for error in errors
+    ]
+
+
+def invalid_fields(fields: list[FieldError]) -> ApiError:
+    """422 whose message reads on its own: each field with the rule it broke."""
+    details = "; ".join(f"{f.field}: {f.message}" for f in fields)
+    return ApiError(422, "invalid_request", f"The request has invalid fields: {details}", fields)
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [
-        FieldError(field=".".join(map(str, error["loc"])), rule=error["type"], message=error["msg"])
-        for error in exc.errors()
-    ]
-    names = ", ".join(f.field for f in fields)
-    return error_response(422, "invalid_request", f"The request has invalid fields: {names}", fields)
+    error = invalid_fields(field_errors(exc.errors()))
+    return error_response(error.status, error.code, error.message, error.fields)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:

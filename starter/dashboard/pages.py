@@ -24,10 +24,10 @@ from domain.request import AdditionalDocument, DocumentKind, OrganicStandard, Tr
 from domain.state import CertificateStatus, RequestState, RequestStatus
 from starter import auth
 from starter.api.deps import SESSION_COOKIE, AppSettings, Db, Documents, Now, Requests, session_lifetime
-from starter.api.errors import ApiError
+from starter.api.errors import ApiError, field_errors
 from starter.api.routes.actions import ACTION_BY_NAME, body_model, take_action
 from starter.api.routes.documents import deliver_documents, request_documents, store_uploads
-from starter.api.routes.requests import RequestSubmission, field_errors, submit
+from starter.api.routes.requests import RequestSubmission, submit
 from starter.api.visibility import visible_state
 from starter.auth import NewUser, Session, UserExists, UserRole
 from starter.client import ActionRefused
@@ -271,7 +271,7 @@ async def new_request(
         submission = RequestSubmission.model_validate(data)
         state = await submit(submission, session.user, requests, pool, config, at, key)
     except ValidationError as exc:
-        errors = [f"{f.field}: {f.message}" for f in field_errors(exc, "")]
+        errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
     except ApiError as exc:
         errors = [f"{f.field}: {f.message}" for f in exc.fields] or [exc.message]
     else:
@@ -398,7 +398,7 @@ async def act(
         body = body_model(spec.message).model_validate(data)
         await take_action(requests, session.user, request_id, spec, body, at)
     except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc, ""))
+        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
     except ApiError as exc:
         reason = exc.message
     except ActionRefused as exc:
@@ -432,7 +432,7 @@ async def upload_documents(
     except ApiError as exc:
         reason = exc.message
     except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc, ""))
+        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
     except ActionRefused as exc:
         reason = exc.reason
     else:
@@ -470,7 +470,7 @@ async def create_user(request: Request, session: Viewer, pool: Db, at: Now) -> H
         issued = await auth.create_user(pool, new)
         values = {}
     except ValidationError as exc:
-        error, status_code = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc, "")), 422
+        error, status_code = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors())), 422
     except UserExists as exc:
         error, status_code = str(exc), 409
     context = _base(session, at, users=await auth.list_users(pool), issued=issued, error=error, values=values)

@@ -28,7 +28,7 @@ from domain.request import (
 )
 from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus
 from starter.api.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
-from starter.api.errors import ApiError, ErrorResponse, FieldError
+from starter.api.errors import ApiError, ErrorResponse, field_errors, invalid_fields
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
 from starter.client import RequestClient
@@ -100,19 +100,8 @@ class RequestDetail(BaseModel):
     audit: list[AuditEntry] = Field(description="Every recorded change, oldest first, each naming its user.")
 
 
-def field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
-    return [
-        FieldError(
-            field=".".join(map(str, (prefix, *error["loc"]))), rule=error["type"], message=error["msg"]
-        )
-        for error in exc.errors()
-    ]
-
-
 def invalid(exc: ValidationError, prefix: str = "body") -> ApiError:
-    fields = field_errors(exc, prefix)
-    details = "; ".join(f"{f.field}: {f.message}" for f in fields)
-    return ApiError(422, "invalid_request", f"The request has invalid fields: {details}", fields)
+    return invalid_fields(field_errors(exc.errors(), prefix))
 
 
 def build_form(submission: RequestSubmission, user: User, at: datetime) -> NopicRequestForm:
