@@ -18,7 +18,9 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from core.settings import get_settings
 
@@ -35,7 +37,7 @@ ActionIdOption = Annotated[
 
 
 def _fail(message: str) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {message}", highlight=False)
+    _err.print(Text("error: ", style="bold red") + Text(message), highlight=False)
     raise typer.Exit(1)
 
 
@@ -53,14 +55,18 @@ def _connection() -> tuple[str, str | None]:
     return url.rstrip("/"), token
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
+def _call(method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
     """Call the API; the decoded JSON answer, or exit 1 with the API's own message."""
     url, token = _connection()
-    if token is None:
+    if not token:
         _fail("no API token: set NOPIC_TOKEN (or `token` in the CLI config file)")
     try:
         answer = httpx.request(
-            method, url + path, headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+            method,
+            url + path,
+            headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+            timeout=60,
+            **kwargs,
         )
     except httpx.HTTPError as exc:
         _fail(f"cannot reach the nopic API at {url}: {exc}")
@@ -86,7 +92,7 @@ def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     _out.print(table)
 
 
@@ -95,8 +101,8 @@ def _print_state(state: dict[str, Any]) -> None:
     late = " [bold red]LATE[/]" if state["late"] else ""
     _out.print(f"[bold]{state['request_id']}[/]  status [bold]{state['status']}[/]{late}", highlight=False)
     _out.print(
-        f"exporter {form['exporter']['name']} ({form['exporter']['operation_id']})  →  "
-        f"importer {form['importer']['name']} ({form['importer']['operation_id']})",
+        f"exporter {escape(form['exporter']['name'])} ({form['exporter']['operation_id']})  →  "
+        f"importer {escape(form['importer']['name'])} ({form['importer']['operation_id']})",
         highlight=False,
     )
     shipment = form["shipment"]
@@ -107,7 +113,7 @@ def _print_state(state: dict[str, Any]) -> None:
     )
     for label, key in (("issuance blocked", "issuance_blocked"), ("outcome", "outcome")):
         if state.get(key):
-            _out.print(f"{label}: {state[key]}", highlight=False)
+            _out.print(f"{label}: {escape(state[key])}", highlight=False)
     _table(
         "Checklist",
         ["item", "required", "satisfied by"],
@@ -165,7 +171,7 @@ def submit(
         i["description"] for i in answer["checklist"] if not i["satisfied_by"] and i["required"] == "now"
     ]
     if missing:
-        _out.print("still missing: " + "; ".join(missing), highlight=False)
+        _out.print(escape("still missing: " + "; ".join(missing)), highlight=False)
 
 
 def list_requests(
@@ -413,7 +419,7 @@ def whoami(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(user)
     else:
-        _out.print(f"{user['username']} ({user['display_name']}), {user['role']}", highlight=False)
+        _out.print(escape(f"{user['username']} ({user['display_name']}), {user['role']}"), highlight=False)
 
 
 @users_app.command("create")

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from domain.request import AdditionalDocument, DocumentKind
 
 COMMODITY_ROWS = 3
-UPLOAD_SLOTS = 4
+UPLOAD_SLOTS = 6
 
 
 def text(form: FormData, name: str) -> str | None:

@@ -344,7 +344,7 @@ async def _request_page(
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
         kinds=list(DocumentKind),
-        slots=range(2),
+        slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,
     )
     return _page(request, "request.html", context, status_code=status_code)
