@@ -16,6 +16,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from starter.auth import UserRole
 from tests.api_stack import (
     EXPORTER_OPERATION,
     OTHER_EXPORTER_OPERATION,
@@ -26,7 +27,6 @@ from tests.api_stack import (
     request_body,
     running_stack,
 )
-from starter.auth import UserRole
 from tests.conftest import TEMPLATE_DATABASE
 from tests.test_api_requests import complete_request, wait_for
 
@@ -173,7 +173,8 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
                 got = outcome(answer.status_code)
                 if got != call.expect[role] or answer.status_code >= 500:
                     wrong.append(
-                        f"{role} {call.method} {call.url}: expected {call.expect[role]}, got {answer.status_code}"
+                        f"{role} {call.method} {call.url}: "
+                        f"expected {call.expect[role]}, got {answer.status_code}"
                     )
     finally:
         await asyncio.gather(*(c.aclose() for c in clients.values()))

@@ -1,4 +1,4 @@
-"""The HTTP API over HTTP, against the dev server, embedded PostgreSQL, the OID sandbox and the real worker."""
+"""The HTTP API over HTTP: dev server, embedded PostgreSQL, the OID sandbox and the real worker."""
 
 from __future__ import annotations
 
