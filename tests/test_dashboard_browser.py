@@ -53,8 +53,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def snap(page: Page, name: str) -> None:
     folder = os.environ.get("NOPIC_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
+    if folder:  # playwright creates the folder
         await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
