@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     # HTTP API and dashboard.
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Dashboard sessions: how long a login lasts; Secure cookies when the service is reached over HTTPS.
+    session_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool = False
+
+    # The `nopic` CLI: where the HTTP API is (default: http_host:http_port) and the API token it sends.
+    # Without NOPIC_TOKEN, the CLI reads `url` and `token` from the TOML file at NOPIC_CLI_CONFIG.
+    api_url: str | None = None
+    token: str | None = None
+    cli_config: Path = Path("~/.config/nopic/cli.toml")
 
     # The worker's probes (GET /health/live, /health/ready) and its Temporal SDK metrics (Prometheus text
     # at /metrics), on worker_host. Off unless a port is set: the container image and compose set both.
@@ -104,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def temporal_db_file(self) -> Path:
         return self.home / "temporal.sqlite"
+
+    @property
+    def http_url(self) -> str:
+        return self.api_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
     def temporal_target(self) -> str:

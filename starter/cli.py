@@ -11,6 +11,7 @@ import uvicorn
 
 from core.logging import configure_logging
 from core.settings import get_settings
+from starter import commands
 
 app = typer.Typer(help="NOP Import Certificate requests, on Temporal.", no_args_is_help=True)
 
@@ -113,6 +114,8 @@ def probe(process: Probed) -> None:
     typer.echo(f"{url}: {answer.status_code} {answer.text}")
     raise typer.Exit(0 if answer.status_code == 200 else 1)
 
+
+commands.register(app)
 
 if __name__ == "__main__":
     app()

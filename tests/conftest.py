@@ -12,7 +12,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +21,7 @@ from core.logging import configure_logging
 from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
+from tests.support_dirs import data_dir_outside_pytest_tmp
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
