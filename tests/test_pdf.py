@@ -75,6 +75,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     for expected in [
         "026-1000000001-000042",
         "Issued by Certisys",
+        "Request req-42",
         "OR2",
         "Request ID",
         "req-42",

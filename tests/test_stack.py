@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.support_dirs import data_dir_outside_pytest_tmp
 
 pytestmark = pytest.mark.stack
 
