@@ -47,9 +47,14 @@ def worker() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply the database's pending schema migrations, then exit (the API and worker need them applied)."""
+    """Apply the database's pending schema migrations, then exit (the API and worker need them applied).
+
+    On a service with no user yet it also creates the first admin and shows its credentials once, as the
+    first `nopic up` does: with compose, in `docker compose logs migrate`.
+    """
     from core.db import migrate_url, resolve_database_url
     from core.logging import get_logger
+    from starter.bootstrap import ensure_first_admin
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -58,10 +63,11 @@ def migrate() -> None:
         url, embedded = await resolve_database_url(settings)
         try:
             applied = await migrate_url(url)
+            get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
+            await ensure_first_admin(url)
         finally:
             if embedded is not None:
                 embedded.cleanup()
-        get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
 
     asyncio.run(run())
 

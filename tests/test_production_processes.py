@@ -102,11 +102,18 @@ async def nopic(*args: str, env: dict[str, str]) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
-async def test_migrate_applies_every_migration_and_exits(empty_database_url: str, tmp_path: Path) -> None:
+async def test_migrate_applies_every_migration_creates_the_first_admin_and_exits(
+    empty_database_url: str, tmp_path: Path
+) -> None:
     env = service_env(tmp_path, database_url=empty_database_url)
+    outputs = []
     for _ in range(2):  # a second run (the next `compose up`) finds nothing to do and succeeds too
         code, output = await nopic("migrate", env=env)
         assert code == 0, output
+        outputs.append(output)
+    # The first admin's credentials, shown by the first run only (`docker compose logs migrate`).
+    assert "an admin was created" in outputs[0] and "NOPIC_TOKEN=" in outputs[0]
+    assert "an admin was created" not in outputs[1]
     conn = await asyncpg.connect(empty_database_url)
     try:
         applied = [row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")]
