@@ -153,6 +153,7 @@ class SmtpMailer:
                     request_id=notification.request_id,
                     certificate=certificate,
                     request=notification.form,
+                    timezone=self._settings.timezone,
                 ),
             )
             for certificate in notification.certificates

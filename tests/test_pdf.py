@@ -70,6 +70,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
         request_id="req-42",
         certificate=certificate,
         request=request,
+        timezone="Europe/Brussels",
     )
     text = text_of(pdf)
     for expected in [
@@ -89,7 +90,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
         "L-1, L-2",
         "Figs & Co",
         "TC-77",
-        "2026-12-01 09:30+00:00",
+        "2026-12-01 10:30 CET",
     ]:
         assert expected in text, expected
     assert PdfReader(io.BytesIO(pdf)).metadata.title == "NOPIC 026-1000000001-000042"
@@ -100,6 +101,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
         request_id="req-42",
         certificate=certificate,
         request=request,
+        timezone="Europe/Brussels",
     )
     assert again == pdf
 
