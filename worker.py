@@ -45,6 +45,8 @@ def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker
         task_queue=settings.temporal_task_queue,
         workflows=registered_workflows,
         activities=registered_activities,
+        # On stop, activities in hand get this long to finish before they are cancelled (and retried later).
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

