@@ -17,21 +17,46 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.digest import DigestActivities
+from activities.mail import SmtpMailer
+from activities.notifications import NotificationActivities
+from activities.oid import OidActivities
+from activities.oid_http import HttpOidGateway
+from activities.records import RecordsActivities
+from activities.records_pg import PgRecordsStore
 from core.db import create_pool, resolve_database_url
 from core.logging import configure_logging, get_logger
 from core.probes import Probes
 from core.settings import Settings, get_settings
 from core.temporal import connect, metrics_runtime
+from starter.schedules import ensure_digest_schedule
+from workflows.digest import DailyDigest
+from workflows.nopic_request import NopicRequest
 
 log = get_logger("nopic.worker")
 
 
 def workflows() -> Sequence[type]:
-    return []
+    return [NopicRequest, DailyDigest]
 
 
 def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence[Callable[..., Any]]:
-    return []
+    """The activities, built on the real adapters: OID over HTTP, SMTP, PostgreSQL."""
+    oid = OidActivities(HttpOidGateway.from_settings(settings))
+    mailer = SmtpMailer(settings)
+    notifications = NotificationActivities(mailer)
+    records = RecordsActivities(PgRecordsStore(db))
+    digest = DigestActivities(db, mailer, settings.review_team_email)
+    return [
+        oid.lookup_operation,
+        oid.issue_nopic,
+        oid.get_nopic,
+        oid.cancel_nopic,
+        notifications.notify,
+        records.record_change,
+        digest.collect_digest,
+        digest.send_digest,
+    ]
 
 
 def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker | None:
@@ -95,6 +120,8 @@ async def main() -> None:
     )
 
     state.client = client = await connect(settings, runtime=runtime)
+    # The digest's schedule follows the settings of the worker that starts last.
+    await ensure_digest_schedule(client, settings)
     url, embedded = await resolve_database_url(settings)
     db = await create_pool(url)
     try:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from reportlab.lib import colors
@@ -44,7 +45,7 @@ def label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, zone: ZoneInfo) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -52,37 +53,47 @@ def _text(value: Any) -> str:
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     if isinstance(value, date | Decimal):
         return str(value)
     return str(value)
 
 
-def _rows(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+def _rows(model: BaseModel, zone: ZoneInfo, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(label, value) for every field, nested models and lists flattened with numbered labels."""
     for name in type(model).model_fields:
         value = getattr(model, name)
         title = f"{prefix}{label(name)}"
         if isinstance(value, BaseModel):
-            yield from _rows(value, f"{title} · ")
+            yield from _rows(value, zone, f"{title} · ")
         elif isinstance(value, list | tuple):
             if not value:
                 yield title, "—"
             elif all(isinstance(item, BaseModel) for item in value):
                 for number, item in enumerate(value, start=1):
-                    yield from _rows(item, f"{title} {number} · ")
+                    yield from _rows(item, zone, f"{title} {number} · ")
             else:
-                yield title, ", ".join(_text(item) for item in value)
+                yield title, ", ".join(_text(item, zone) for item in value)
         elif isinstance(value, dict):
-            yield title, ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) or "—"
+            yield title, ", ".join(f"{k}: {_text(v, zone)}" for k, v in value.items()) or "—"
         else:
-            yield title, _text(value)
+            yield title, _text(value, zone)
 
 
 def render_nopic_pdf(
-    *, nopic_number: str, certifier_name: str, certificate: BaseModel, request: BaseModel
+    *,
+    nopic_number: str,
+    certifier_name: str,
+    request_id: str,
+    certificate: BaseModel,
+    request: BaseModel,
+    timezone: str = "UTC",
 ) -> bytes:
-    """The certificate's PDF: the NOPIC number at the top, then the certificate, then the whole request."""
+    """The certificate's PDF: the NOPIC number at the top, then the certificate, then the whole request.
+
+    Times are shown in `timezone` (the certifier's).
+    """
+    zone = ZoneInfo(timezone)
     styles = getSampleStyleSheet()
     number_style = ParagraphStyle("number", parent=styles["Title"], fontSize=26, leading=32, spaceAfter=4)
     cell = ParagraphStyle("cell", parent=styles["BodyText"], fontSize=8.5, leading=10.5)
@@ -91,7 +102,7 @@ def render_nopic_pdf(
     def table(model: BaseModel) -> Table:
         data = [
             [Paragraph(escape(name), cell_label), Paragraph(escape(value), cell)]
-            for name, value in _rows(model)
+            for name, value in _rows(model, zone)
         ]
         t = Table(data, colWidths=[62 * mm, 108 * mm], repeatRows=0)
         t.setStyle(
@@ -108,6 +119,7 @@ def render_nopic_pdf(
     story: list[Flowable] = [
         Paragraph("NOP Import Certificate (NOPIC)", styles["Heading2"]),
         Paragraph(escape(nopic_number), number_style),
+        Paragraph(f"Request {escape(request_id)}", styles["BodyText"]),
         Paragraph(
             f"Issued by {escape(certifier_name)} in the USDA Organic INTEGRITY Database. "
             "The importer declares this number in ACE under message set OR2.",

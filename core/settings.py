@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_sink: bool = True
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # CA bundle that signs the SMTP server's certificate (STARTTLS); none means the system's CAs.
+    smtp_ca_file: Path | None = None
     mail_from: str = "nopic@certifier.example"
     review_team_email: str = "review-team@certifier.example"
     digest_hour: int = Field(default=7, ge=0, le=23)

@@ -74,6 +74,26 @@ def children(settings: Settings) -> list[Child]:
     entries: list[Child] = []
     if settings.temporal_address is None:
         entries.append(temporal_dev_server(settings))
+    if settings.oid_sandbox:
+        sandbox = f"http://127.0.0.1:{settings.oid_sandbox_port}"
+        sandbox_port = Port(settings.oid_sandbox_port, "127.0.0.1", "OID sandbox", "NOPIC_OID_SANDBOX_PORT")
+        entries.append(
+            Child(
+                "oid_sandbox",
+                [*python, "oid_sandbox"],
+                ports=(sandbox_port,),
+                ready=lambda: http_answers(f"{sandbox}/health"),
+            )
+        )
+    if settings.smtp_sink:
+        entries.append(
+            Child(
+                "smtp_sink",
+                [*python, "starter.smtp_sink"],
+                ports=(Port(settings.smtp_port, settings.smtp_host, "SMTP sink", "NOPIC_SMTP_PORT"),),
+                ready=lambda: tcp_answers(settings.smtp_host, settings.smtp_port),
+            )
+        )
     entries += [
         Child("worker", [*python, "worker"]),
         Child(
@@ -137,6 +157,17 @@ async def http_answers(url: str) -> bool:
     except httpx.HTTPError:
         return False
     return True  # any answer, even 503, means the service is serving
+
+
+async def tcp_answers(host: str, port: int) -> bool:
+    """Readiness of a non-HTTP child (the SMTP sink): it accepts a connection."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
 
 
 def check_ports_free(ports: list[Port]) -> None:

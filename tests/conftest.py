@@ -12,7 +12,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +21,7 @@ from core.logging import configure_logging
 from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
+from tests.support_dirs import data_dir_outside_pytest_tmp
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -126,7 +126,7 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-# --- Integrations: the OID sandbox over HTTP, a real SMTP server, PostgreSQL ---------------------------
+# The OID sandbox, served over HTTP by uvicorn inside the test process, with a state of its own per test.
 
 
 @pytest.fixture
@@ -136,12 +136,3 @@ async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
     )
     async with serve_in_process(app) as url:
         yield RunningSandbox(base_url=url, api_key="test-key", app=app)
-
-
-@pytest.fixture(scope="session")
-async def pg_pool(postgres_server: str) -> AsyncIterator[asyncpg.Pool]:
-    """One migrated database shared by the whole session (tests that use it pick unique ids)."""
-    async with _fresh_database(postgres_server, TEMPLATE_DATABASE) as url:
-        pool = await create_pool(url)
-        yield pool
-        await pool.close()

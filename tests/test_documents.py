@@ -15,8 +15,8 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
 
 
 @pytest.fixture
-def store(pg_pool: asyncpg.Pool, tmp_path: Path) -> DocumentStore:
-    return DocumentStore(pg_pool, tmp_path / "documents", max_bytes=1024)
+def store(db_pool: asyncpg.Pool, tmp_path: Path) -> DocumentStore:
+    return DocumentStore(db_pool, tmp_path / "documents", max_bytes=1024)
 
 
 async def test_stores_by_content_and_keeps_the_name_as_metadata_only(store: DocumentStore) -> None:
@@ -30,12 +30,12 @@ async def test_stores_by_content_and_keeps_the_name_as_metadata_only(store: Docu
 
 
 async def test_storing_the_same_content_twice_is_idempotent(
-    store: DocumentStore, pg_pool: asyncpg.Pool
+    store: DocumentStore, db_pool: asyncpg.Pool
 ) -> None:
     first = await store.store(PNG + b"label", "label.png")
     again = await store.store(PNG + b"label", "label-copy.png")
     assert again == first
-    count = await pg_pool.fetchval("SELECT count(*) FROM documents WHERE sha256 = $1", first.sha256)
+    count = await db_pool.fetchval("SELECT count(*) FROM documents WHERE sha256 = $1", first.sha256)
     assert count == 1
 
 

@@ -6,11 +6,11 @@ import time
 import uuid
 from datetime import timedelta
 
-from support_workflows import StampInput, WaitThenStamp, stamp_checklist
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from tests.support_workflows import StampInput, WaitThenStamp, stamp_checklist
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support_workflows import StampInput, WaitThenStamp, stamp_checklist
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from core.logging import configure_logging, get_logger
+from tests.support_workflows import StampInput, WaitThenStamp, stamp_checklist
 
 
 class JsonLog:

@@ -67,13 +67,16 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     pdf = render_nopic_pdf(
         nopic_number=certificate.nopic_number,
         certifier_name="Certisys",
+        request_id="req-42",
         certificate=certificate,
         request=request,
+        timezone="Europe/Brussels",
     )
     text = text_of(pdf)
     for expected in [
         "026-1000000001-000042",
         "Issued by Certisys",
+        "Request req-42",
         "OR2",
         "Request ID",
         "req-42",
@@ -87,7 +90,7 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
         "L-1, L-2",
         "Figs & Co",
         "TC-77",
-        "2026-12-01 09:30+00:00",
+        "2026-12-01 10:30 CET",
     ]:
         assert expected in text, expected
     assert PdfReader(io.BytesIO(pdf)).metadata.title == "NOPIC 026-1000000001-000042"
@@ -95,8 +98,10 @@ def test_pdf_shows_the_number_the_certifier_and_every_field() -> None:
     again = render_nopic_pdf(
         nopic_number=certificate.nopic_number,
         certifier_name="Certisys",
+        request_id="req-42",
         certificate=certificate,
         request=request,
+        timezone="Europe/Brussels",
     )
     assert again == pdf
 

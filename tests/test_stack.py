@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from support_dirs import data_dir_outside_pytest_tmp
 from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.support_dirs import data_dir_outside_pytest_tmp
 
 pytestmark = pytest.mark.stack
 
@@ -52,7 +53,7 @@ class Stack:
         self.home = home
         self.temporal_target = f"127.0.0.1:{temporal}"
         self.http = f"http://127.0.0.1:{http}"
-        self.ports = [temporal, ui, http]
+        self.ports = [temporal, ui, http, oid, smtp]
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("NOPIC_")} | {
             "NOPIC_HOME": str(home),
             "NOPIC_TEMPORAL_PORT": str(temporal),

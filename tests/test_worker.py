@@ -9,18 +9,32 @@ from typing import Any
 
 import asyncpg
 import pytest
-from support_workflows import StampInput, WaitThenStamp, stamp_checklist
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import worker
 from core.settings import Settings
+from tests.support_workflows import StampInput, WaitThenStamp, stamp_checklist
+from workflows.digest import DailyDigest
+from workflows.nopic_request import NopicRequest
 
 
-async def test_with_nothing_registered_there_is_no_worker_to_run(
+async def test_the_service_registers_its_workflows_and_every_activity_on_real_adapters(
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert worker.build_worker(time_skipping_env.client, Settings(home=tmp_path), db_pool) is None
+    assert worker.workflows() == [NopicRequest, DailyDigest]
+    registered = worker.activities(Settings(home=tmp_path), db_pool, time_skipping_env.client)
+    assert sorted(activity.__name__ for activity in registered) == [
+        "cancel_nopic",
+        "collect_digest",
+        "get_nopic",
+        "issue_nopic",
+        "lookup_operation",
+        "notify",
+        "record_change",
+        "send_digest",
+    ]
+    assert worker.build_worker(time_skipping_env.client, Settings(home=tmp_path), db_pool) is not None
 
 
 async def test_registered_workflows_and_activities_run_on_the_task_queue(

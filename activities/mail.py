@@ -1,0 +1,201 @@
+"""`SmtpMailer`: the notifications port over SMTP (aiosmtplib), with Jinja2 templates.
+
+Each (kind, audience) has a plain-text and an HTML template under `templates/mail/`: `<kind>.<audience>`
+when that audience reads something different, else `<kind>`. The exporter's `nopic_issued` carries one
+PDF per certificate. The Message-ID is derived from the notification's event id, so a message sent again
+by a retried activity is recognisably the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, localtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+
+from activities.notifications import (
+    Audience,
+    Notification,
+    NotificationKind,
+    NotificationUndeliverable,
+    Sent,
+)
+from activities.pdf import render_nopic_pdf
+from core.logging import get_logger
+from core.settings import Settings
+
+log = get_logger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates" / "mail"
+
+
+def message_id(event_id: str, mail_from: str) -> str:
+    """`<hash of the event id @ sender's domain>`: the same event always gives the same Message-ID."""
+    domain = mail_from.rpartition("@")[2] or "nopic.invalid"
+    return f"<{hashlib.sha256(event_id.encode()).hexdigest()[:40]}@{domain}>"
+
+
+class MailTemplates:
+    """Subject, plain text and HTML of a message, rendered from the templates of its kind and audience."""
+
+    def __init__(self, certifier_name: str, timezone: str, directory: Path = TEMPLATES) -> None:
+        zone = ZoneInfo(timezone)
+
+        def local(moment: datetime) -> str:
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+        common: dict[str, Any] = {
+            "loader": FileSystemLoader(directory),
+            "undefined": StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+        }
+        self._text = Environment(autoescape=False, **common)  # plain text: nothing to escape
+        self._html = Environment(autoescape=True, **common)
+        for env in (self._text, self._html):
+            env.filters["local"] = local
+            env.globals["certifier"] = certifier_name
+
+    def render(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, text, html) of template `name` (without extension)."""
+        text_template = self._text.get_template(f"{name}.txt")
+        subject = _render_block(text_template, "subject", context).strip()
+        text = text_template.render(context)
+        html = self._html.get_template(f"{name}.html").render({**context, "subject": subject})
+        return " ".join(subject.split()), text, html
+
+    def template_for(self, kind: str, audience: str) -> str:
+        for name in (f"{kind}.{audience}", kind):
+            try:
+                self._text.get_template(f"{name}.txt")
+            except TemplateNotFound:
+                continue
+            return name
+        raise LookupError(f"no mail template for {kind} to {audience}")
+
+
+def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:
+    return "".join(template.blocks[block](template.new_context(context)))
+
+
+class SmtpMailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.templates = MailTemplates(settings.certifier_name, settings.timezone)
+
+    def recipients(self, notification: Notification) -> list[str]:
+        match notification.audience:
+            case Audience.REVIEW_TEAM:
+                return [self._settings.review_team_email]
+            case Audience.EXPORTER:
+                return [str(notification.form.exporter.email)]
+            case Audience.IMPORTER:
+                return [str(notification.form.importer.email)]
+
+    def compose(self, notification: Notification) -> EmailMessage:
+        try:
+            name = self.templates.template_for(notification.kind, notification.audience)
+        except LookupError as error:
+            raise NotificationUndeliverable(str(error)) from error
+        subject, text, html = self.templates.render(name, {"n": notification})
+        return self.build(
+            event_id=notification.event_id,
+            to=self.recipients(notification),
+            subject=subject,
+            text=text,
+            html=html,
+            headers={"X-Nopic-Request-Id": notification.request_id, "X-Nopic-Kind": str(notification.kind)},
+            attachments=self._attachments(notification),
+        )
+
+    def build(
+        self,
+        *,
+        event_id: str,
+        to: list[str],
+        subject: str,
+        text: str,
+        html: str,
+        headers: dict[str, str] | None = None,
+        attachments: list[tuple[str, bytes]] | None = None,
+    ) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._settings.mail_from
+        message["To"] = ", ".join(to)
+        message["Subject"] = subject
+        message["Date"] = format_datetime(localtime())
+        message["Message-ID"] = message_id(event_id, self._settings.mail_from)
+        message["X-Nopic-Event-Id"] = event_id
+        for key, value in (headers or {}).items():
+            message[key] = value
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        for filename, pdf in attachments or []:
+            message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+        return message
+
+    def _attachments(self, notification: Notification) -> list[tuple[str, bytes]]:
+        exporter_issued = (NotificationKind.NOPIC_ISSUED, Audience.EXPORTER)
+        if (notification.kind, notification.audience) != exporter_issued:
+            return []
+        return [
+            (
+                f"NOPIC-{certificate.number}.pdf",
+                render_nopic_pdf(
+                    nopic_number=certificate.number,
+                    certifier_name=self._settings.certifier_name,
+                    request_id=notification.request_id,
+                    certificate=certificate,
+                    request=notification.form,
+                    timezone=self._settings.timezone,
+                ),
+            )
+            for certificate in notification.certificates
+            if certificate.number is not None
+        ]
+
+    async def send(self, notification: Notification) -> Sent:
+        message = self.compose(notification)
+        await self.deliver(message)
+        log.info(
+            "mail.sent",
+            event_id=notification.event_id,
+            kind=str(notification.kind),
+            audience=str(notification.audience),
+            message_id=message["Message-ID"],
+        )
+        return Sent(event_id=notification.event_id, recipients=self.recipients(notification))
+
+    async def deliver(self, message: EmailMessage) -> None:
+        """Hand the message to the configured SMTP server. A 5xx is final; anything else may be retried."""
+        settings = self._settings
+        recipients = [address for _, address in getaddresses(message.get_all("To", []))]
+        try:
+            await aiosmtplib.send(
+                message,
+                recipients=recipients,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                start_tls=settings.smtp_starttls,
+                use_tls=False,
+                cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+                timeout=settings.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            if all(refused.code >= 500 for refused in error.recipients):
+                refusals = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
+                raise NotificationUndeliverable(f"SMTP server refused every recipient: {refusals}") from error
+            raise
+        except aiosmtplib.SMTPResponseException as error:
+            if error.code >= 500:
+                refusal = f"SMTP server refused the message: {error.code} {error.message}"
+                raise NotificationUndeliverable(refusal) from error
+            raise

@@ -1,0 +1,72 @@
+"""Temporal Schedules of the service: the review team's daily digest."""
+
+from __future__ import annotations
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from core.logging import get_logger
+from core.settings import Settings
+from domain.policy import policy_from_settings
+from workflows.digest import DailyDigest, DailyDigestInput
+
+log = get_logger(__name__)
+
+DIGEST_SCHEDULE_ID = "nopic-daily-digest"
+
+
+def digest_schedule(settings: Settings, schedule_id: str, task_queue: str | None = None) -> Schedule:
+    """Monday to Friday at `digest_hour`:00 in the certifier's time zone; a missed run is not made up."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            DailyDigest.run,
+            DailyDigestInput(policy=policy_from_settings(settings)),
+            # Temporal appends the run's time, so each day's digest has an id of its own.
+            id=schedule_id,
+            task_queue=task_queue or settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    second=[ScheduleRange(0)],
+                    minute=[ScheduleRange(0)],
+                    hour=[ScheduleRange(settings.digest_hour)],
+                    day_of_week=[ScheduleRange(1, 5)],
+                )
+            ],
+            time_zone_name=settings.timezone,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_digest_schedule(
+    client: Client,
+    settings: Settings,
+    *,
+    schedule_id: str = DIGEST_SCHEDULE_ID,
+    task_queue: str | None = None,
+) -> None:
+    """Create the digest schedule, or bring an existing one in line with the current settings."""
+    schedule = digest_schedule(settings, schedule_id, task_queue)
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("digest schedule created", schedule_id=schedule_id, hour=settings.digest_hour)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+        log.info("digest schedule updated", schedule_id=schedule_id, hour=settings.digest_hour)

@@ -1,0 +1,96 @@
+"""A local SMTP server (aiosmtpd) that keeps every message it receives as an .eml file in the outbox.
+
+`python -m starter.smtp_sink` serves it on NOPIC_SMTP_HOST:NOPIC_SMTP_PORT, writing to <home>/outbox;
+`nopic up` starts it when NOPIC_SMTP_SINK is on. Nothing is relayed anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from core.logging import configure_logging, get_logger
+from core.settings import get_settings
+
+log = get_logger(__name__)
+
+
+class OutboxHandler:
+    """aiosmtpd handler: each accepted message becomes `<UTC time>-<sha256 prefix>.eml`."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        # The envelope is not in the message itself (Bcc, for one): keep it in two leading headers.
+        envelope_headers = (
+            f"X-Sink-Mail-From: {envelope.mail_from}\r\nX-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
+        data = envelope_headers + content
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.outbox / f"{stamp}-{hashlib.sha256(data).hexdigest()[:16]}.eml"
+        await asyncio.to_thread(_write_atomically, path, data)
+        log.info("smtp_sink.stored", file=path.name, recipients=envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@asynccontextmanager
+async def smtp_sink(host: str, port: int, outbox: Path, **smtp_options: Any) -> AsyncIterator[int]:
+    """Serve the sink for the duration of the block; yields the port (pass 0 to let the OS pick one).
+
+    `smtp_options` go to aiosmtpd's `SMTP` (e.g. tls_context, require_starttls, authenticator).
+    """
+    handler = OutboxHandler(outbox)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="nopic-smtp-sink", enable_SMTPUTF8=True, **smtp_options), host, port
+    )
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    # aiosmtpd logs every connection at INFO; readiness probes alone would flood the stack's log.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with smtp_sink(settings.smtp_host, settings.smtp_port, settings.outbox_dir) as port:
+        log.info("smtp_sink.listening", host=settings.smtp_host, port=port, outbox=str(settings.outbox_dir))
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
