@@ -15,7 +15,15 @@ from typing import Annotated
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from core.logging import get_logger
 from domain.request import OperationId
@@ -30,8 +38,13 @@ _UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _TOKEN_PREFIX = "nopic_"
 FIRST_ADMIN = "admin"
 
+def _folded(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Folded to lowercase before the pattern is checked: "Eve" and "eve" are one username.
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    str, BeforeValidator(_folded), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
 ]
 
 

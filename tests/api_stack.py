@@ -1,9 +1,9 @@
 """The whole service for API, CLI and browser tests: real pieces, wired as `nopic up` wires them.
 
 Temporal dev server (the session's), a PostgreSQL database of the module's own (migrated), the real
-NopicRequest workflow on a worker with the real OID gateway over HTTP against the OID sandbox and the real
-PostgreSQL records store; the HTTP service itself served by uvicorn on a free port. Mail is the one fake
-(the workflow's recording mailer): no SMTP adapter is part of these tests.
+NopicRequest workflow on a worker with the real adapters: the OID gateway over HTTP against the OID sandbox,
+the SMTP mailer against the local SMTP sink (messages land in `<home>/outbox`), the PostgreSQL records
+store; the HTTP service itself served by uvicorn on a free port.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.documents import DocumentStore
+from activities.mail import SmtpMailer
 from activities.notifications import NotificationActivities
 from activities.oid import OidActivities
 from activities.oid_http import HttpOidGateway
@@ -34,7 +35,7 @@ from oid_sandbox.app import create_app as create_sandbox_app
 from starter import auth
 from starter.api import create_app
 from starter.auth import NewUser, UserRole
-from tests.fakes import RecordingMailer
+from starter.smtp_sink import smtp_sink
 from tests.servers import serve_in_process
 from workflows.nopic_request import NopicRequest
 
@@ -70,7 +71,7 @@ class ApiStack:
     url: str
     pool: asyncpg.Pool
     settings: Settings
-    mailer: RecordingMailer
+    outbox: Path
     admin: Person
     reviewer: Person
     exporter: Person
@@ -108,9 +109,11 @@ async def running_stack(
     task_queue = f"api-{uuid.uuid4()}"
     sandbox = create_sandbox_app(SandboxConfig(state_dir=home / "oid_sandbox", api_key=SANDBOX_KEY))
     pool = await create_pool(database_url)
-    mailer = RecordingMailer()
     try:
-        async with serve_in_process(sandbox) as oid_url:
+        async with (
+            serve_in_process(sandbox) as oid_url,
+            smtp_sink("127.0.0.1", 0, home / "outbox") as smtp_port,
+        ):
             settings = Settings(
                 home=home,
                 database_url=database_url,
@@ -120,6 +123,7 @@ async def running_stack(
                 issuance_mode=issuance_mode,  # type: ignore[arg-type]
                 oid_base_url=oid_url,
                 oid_api_key=SANDBOX_KEY,
+                smtp_port=smtp_port,
             )
             gateway = HttpOidGateway.from_settings(settings)
             oid = OidActivities(gateway)
@@ -132,7 +136,7 @@ async def running_stack(
                     oid.issue_nopic,
                     oid.get_nopic,
                     oid.cancel_nopic,
-                    NotificationActivities(mailer).notify,
+                    NotificationActivities(SmtpMailer(settings)).notify,
                     RecordsActivities(PgRecordsStore(pool)).record_change,
                 ],
             )
@@ -141,7 +145,7 @@ async def running_stack(
                     url=url,
                     pool=pool,
                     settings=settings,
-                    mailer=mailer,
+                    outbox=settings.outbox_dir,
                     admin=await person(pool, "root", UserRole.ADMIN),
                     reviewer=await person(pool, "rita", UserRole.REVIEWER),
                     exporter=await person(pool, "eddy", UserRole.EXPORTER, EXPORTER_OPERATION),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,6 +167,7 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         assert pdf_answer.status_code == 200
         assert pdf_answer.headers["content-type"] == "application/pdf"
         assert pdf_answer.content.startswith(b"%PDF")
+        assert await delivered(stack, certificate["number"]), "no mail with the NOPIC number reached SMTP"
 
         stored = (
             await exporter.post("/documents", files={"file": ("bl.pdf", pdf("bl"), "application/pdf")})
@@ -190,9 +192,17 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         assert document.content == pdf("bl")
 
 
-async def wait_for(http: Any, request_id: str, status: str) -> dict[str, Any]:
-    import asyncio
+async def delivered(stack: ApiStack, text: str) -> bool:
+    """Whether a message containing `text` reached the SMTP sink (mail goes out in the background)."""
+    for _ in range(50):
+        messages = await asyncio.to_thread(lambda: [p.read_text() for p in stack.outbox.glob("*.eml")])
+        if any(text in message for message in messages):
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
+
+async def wait_for(http: Any, request_id: str, status: str) -> dict[str, Any]:
     for _ in range(100):
         state: dict[str, Any] = (await http.get(f"/requests/{request_id}")).json()["state"]
         if state["status"] == status:

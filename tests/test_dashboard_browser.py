@@ -144,7 +144,7 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await snap(reviewer, "04-reviewer-queues")
     await reviewer.locator("#awaiting-review").get_by_role("link", name=request_id).click()
     await reviewer.locator("#action-approve").get_by_role("button", name="Approve").click()
-    await expect(reviewer.get_by_role("status")).to_contain_text("approve")
+    await expect(reviewer.get_by_role("status")).to_contain_text("Approved")
     for _ in range(50):  # issuance runs in the background; the page shows the state as it is now
         if await reviewer.locator("h1 .badge").inner_text() == "awaiting transport document":
             break

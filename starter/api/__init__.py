@@ -46,5 +46,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     for router in (requests.router, actions.router, documents.router, users.router):
         app.include_router(router)
-    install_dashboard(app)
+    install_dashboard(app, settings)
     return app

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.settings import Settings
 from starter.api.errors import ApiError
 from starter.dashboard.pages import router, templates
 from starter.dashboard.session import LoginRequired, login_url
@@ -23,7 +24,7 @@ def when(value: datetime | date | None, zone: ZoneInfo | None = None) -> str:
         return "—"
     if isinstance(value, datetime):
         local = value.astimezone(zone) if zone else value
-        return local.strftime("%d %b %Y %H:%M")
+        return local.strftime("%d %b %Y %H:%M %Z").replace("UTC-", "UTC−")
     return value.strftime("%d %b %Y")
 
 
@@ -32,8 +33,10 @@ templates.env.filters["when"] = when
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def install_dashboard(app: FastAPI) -> None:
+def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Mount the pages and their stylesheet; errors under /ui answer as pages, elsewhere as JSON."""
+    # Times on the pages are the certifier's local times.
+    templates.env.globals["zone"] = ZoneInfo(settings.timezone)
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

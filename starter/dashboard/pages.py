@@ -48,6 +48,20 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 REVIEWER, EXPORTER, ADMIN = UserRole.REVIEWER, UserRole.EXPORTER, UserRole.ADMIN
 NEAR_DEADLINE = timedelta(days=2)
+DONE = {
+    "submitted": "The request is submitted.",
+    "uploaded": "The documents are uploaded.",
+    "approve": "Approved: the NOPICs are being issued.",
+    "request-corrections": "The exporter has been asked for corrections.",
+    "refuse": "The request is refused.",
+    "withdraw": "The request is withdrawn.",
+    "record-certificate": "The NOPIC number is recorded.",
+    "transport-document": "The definitive transport document is delivered.",
+    "reject-transport-document": "The transport document is rejected; the exporter has been told.",
+    "update-eta": "The ETA is updated; the customs deadline moved with it.",
+    "record-shipment": "The shipment is recorded.",
+    "cancel-certificates": "The certificates are cancelled.",
+}
 RECENTLY = timedelta(days=14)
 _OPEN = [s for s in RequestStatus if not s.is_final]
 
@@ -340,6 +354,7 @@ async def _request_page(
         actions=available_actions(state, session.user.role),
         refused=refused or {},
         done=done,
+        done_messages=DONE,
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],

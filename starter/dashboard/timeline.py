@@ -12,7 +12,12 @@ from domain.state import RequestState
 
 WIDTH = 960
 MARGIN = 70
-AXIS_Y = 70
+AXIS_Y = 100
+HEIGHT = 200
+# Label rows, nearest first: (label y, day y) relative to the axis. A label takes the first row where it
+# does not overlap the label before it, so close dates (reminders, deadline) stay readable.
+_ROWS = ((-42, -28), (40, 54), (-74, -60), (72, 86))
+_CHAR_WIDTH = 6.5  # px per character at the timeline's font size, roughly
 
 
 @dataclass(frozen=True)
@@ -20,8 +25,14 @@ class Mark:
     x: float
     label: str
     day: str
-    kind: str  # css class: receipt, etd, reminder, deadline, end, today
-    above: bool
+    kind: str  # css class: receipt, etd, reminder, deadline, end
+    label_y: int
+    day_y: int
+
+    @property
+    def stem_y(self) -> int:
+        """Where the line from the axis towards the label ends."""
+        return self.day_y + 12 if self.label_y < 0 else self.label_y - 14
 
 
 @dataclass(frozen=True)
@@ -61,19 +72,19 @@ def timeline(state: RequestState, now: datetime) -> Timeline:
     def x(at: datetime) -> float:
         return round(MARGIN + (WIDTH - 2 * MARGIN) * (at - first).total_seconds() / span, 1)
 
-    marks = [
-        Mark(
-            x=x(at),
-            label=label,
-            day=at.astimezone(state.policy.zone).strftime("%d %b"),
-            kind=kind,
-            above=position % 2 == 0,
-        )
-        for position, (at, label, kind) in enumerate(sorted(points, key=lambda p: p[0]))
-    ]
+    marks: list[Mark] = []
+    row_ends = [float("-inf")] * len(_ROWS)
+    for at, label, kind in sorted(points, key=lambda p: p[0]):
+        day = at.astimezone(state.policy.zone).strftime("%d %b")
+        half = max(len(label), len(day)) * _CHAR_WIDTH / 2
+        centre = x(at)
+        row = next((r for r, end in enumerate(row_ends) if end + 8 < centre - half), len(_ROWS) - 1)
+        row_ends[row] = centre + half
+        label_y, day_y = _ROWS[row]
+        marks.append(Mark(centre, label, day, kind, AXIS_Y + label_y, AXIS_Y + day_y))
     return Timeline(
         width=WIDTH,
-        height=150,
+        height=HEIGHT,
         axis_y=AXIS_Y,
         start_x=MARGIN,
         end_x=WIDTH - MARGIN,

@@ -266,7 +266,12 @@ async def certificate_pdf(
     if certificate is None:
         raise ApiError(404, "certificate_not_found", f"Request {request_id} has no NOPIC {nopic}.")
     pdf = render_nopic_pdf(
-        nopic_number=nopic, certifier_name=config.certifier_name, certificate=certificate, request=state.form
+        nopic_number=nopic,
+        certifier_name=config.certifier_name,
+        request_id=request_id,
+        certificate=certificate,
+        request=state.form,
+        timezone=config.timezone,
     )
     return Response(
         pdf,
