@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,8 +26,9 @@ from activities.records import RecordsActivities
 from activities.records_pg import PgRecordsStore
 from core.db import create_pool, resolve_database_url
 from core.logging import configure_logging, get_logger
+from core.probes import Probes
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, metrics_runtime
 from starter.schedules import ensure_digest_schedule
 from workflows.digest import DailyDigest
 from workflows.nopic_request import NopicRequest
@@ -73,6 +75,29 @@ def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker
     )
 
 
+@dataclass
+class WorkerState:
+    """What the readiness probe looks at; filled in as the process starts."""
+
+    client: Client | None = None
+    worker: Worker | None = None
+    starting: bool = True
+
+    async def readiness(self) -> str | None:
+        """None when the worker polls its task queue and Temporal answers; otherwise why not."""
+        if self.client is None or self.starting:
+            return "starting: connecting to Temporal and PostgreSQL"
+        if self.worker is None:
+            return "no workflows or activities are registered, so nothing polls the task queue"
+        if not self.worker.is_running or self.worker.is_shutdown:
+            return "the worker is not polling its task queue"
+        try:
+            serving = await self.client.service_client.check_health(timeout=timedelta(seconds=2))
+        except Exception as exc:  # any failure to answer means not ready; the reason is the answer
+            return f"Temporal does not answer: {exc}"
+        return None if serving else "Temporal reports that it is not serving"
+
+
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -81,22 +106,39 @@ async def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
 
-    client = await connect(settings)
+    state = WorkerState()
+    probes = None
+    if settings.worker_health_port is not None:
+        probes = Probes(settings.worker_host, settings.worker_health_port, state.readiness)
+    runtime = None
+    if settings.worker_metrics_port is not None:
+        runtime = metrics_runtime(settings.worker_host, settings.worker_metrics_port)
+    log.info(
+        "worker starting",
+        health_port=settings.worker_health_port,
+        metrics_port=settings.worker_metrics_port,
+    )
+
+    state.client = client = await connect(settings, runtime=runtime)
     # The digest's schedule follows the settings of the worker that starts last.
     await ensure_digest_schedule(client, settings)
     url, embedded = await resolve_database_url(settings)
     db = await create_pool(url)
     try:
-        worker = build_worker(client, settings, db)
+        state.worker = worker = build_worker(client, settings, db)
         if worker is None:
+            state.starting = False
             log.warning("no workflows or activities are registered; the worker polls nothing")
             await stop.wait()
         else:
             async with worker:
+                state.starting = False
                 log.info("worker started", task_queue=settings.temporal_task_queue)
                 await stop.wait()
                 log.info("worker stopping: finishing the tasks in hand")
     finally:
+        if probes is not None:
+            await asyncio.to_thread(probes.close)
         await db.close()
         if embedded is not None:
             embedded.cleanup()

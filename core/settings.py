@@ -34,6 +34,21 @@ class Settings(BaseSettings):
     # HTTP API and dashboard.
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Dashboard sessions: how long a login lasts; Secure cookies when the service is reached over HTTPS.
+    session_hours: int = Field(default=12, ge=1)
+    cookie_secure: bool = False
+
+    # The `nopic` CLI: where the HTTP API is (default: http_host:http_port) and the API token it sends.
+    # Without NOPIC_TOKEN, the CLI reads `url` and `token` from the TOML file at NOPIC_CLI_CONFIG.
+    api_url: str | None = None
+    token: str | None = None
+    cli_config: Path = Path("~/.config/nopic/cli.toml")
+
+    # The worker's probes (GET /health/live, /health/ready) and its Temporal SDK metrics (Prometheus text
+    # at /metrics), on worker_host. Off unless a port is set: the container image and compose set both.
+    worker_host: str = "127.0.0.1"
+    worker_health_port: int | None = None
+    worker_metrics_port: int | None = None
 
     # The certifier.
     certifier_name: str = "Certisys"
@@ -50,6 +65,8 @@ class Settings(BaseSettings):
     oid_base_url: str = "http://127.0.0.1:8100"
     oid_api_key: str = "sandbox-key"
     oid_sandbox: bool = True
+    # Where the sandbox listens; 0.0.0.0 in a container, so the worker's container reaches it.
+    oid_sandbox_host: str = "127.0.0.1"
     oid_sandbox_port: int = 8100
     oid_timeout_seconds: float = Field(default=10.0, gt=0)
     # The sandbox's operations (JSON list); none means the demo operations shipped in oid_sandbox/.
@@ -96,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def temporal_db_file(self) -> Path:
         return self.home / "temporal.sqlite"
+
+    @property
+    def http_url(self) -> str:
+        return self.api_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
     def temporal_target(self) -> str:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.settings import Settings
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     """A client for the configured server.
 
     `lazy` defers the connection to the first call and retries it on every later call: for processes that
     must start, and report Temporal down, while the server is not there yet (the HTTP service's health).
+    `runtime` replaces the SDK's default one, e.g. with `metrics_runtime` for the worker.
     """
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert and settings.temporal_tls_key:
@@ -29,4 +31,13 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         tls=tls,
         data_converter=pydantic_data_converter,
         lazy=lazy,
+        runtime=runtime,
     )
+
+
+def metrics_runtime(host: str, port: int) -> Runtime:
+    """An SDK runtime that serves its metrics (polls, task latencies, slots, requests) for Prometheus.
+
+    Every client and worker built on it reports there; the SDK's Rust core runs the HTTP listener itself.
+    """
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))

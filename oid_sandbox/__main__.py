@@ -1,4 +1,5 @@
-"""`python -m oid_sandbox`: serve the OID sandbox on 127.0.0.1:$NOPIC_OID_SANDBOX_PORT, state under home."""
+"""`python -m oid_sandbox` or `nopic oid-sandbox`: serve the OID sandbox on
+$NOPIC_OID_SANDBOX_HOST:$NOPIC_OID_SANDBOX_PORT, state under home."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(SandboxConfig.from_settings(settings))
-    uvicorn.run(app, host="127.0.0.1", port=settings.oid_sandbox_port, log_config=None)
+    uvicorn.run(app, host=settings.oid_sandbox_host, port=settings.oid_sandbox_port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from core.db import migrate_url, resolve_database_url
 from core.logging import get_logger
 from core.settings import Settings
 from core.temporal import connect
+from starter.bootstrap import ensure_first_admin
 from workflows.search_attributes import dev_server_flags
 
 log = get_logger("nopic.stack")
@@ -207,6 +208,7 @@ class Stack:
         log.info("postgres answering", embedded=self._postgres is not None, database=_without_password(url))
         applied = await migrate_url(url)
         log.info("schema up to date", applied=[m.path.name for m in applied])
+        await ensure_first_admin(url)
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}
         for child in entries:

@@ -1,6 +1,7 @@
 """The HTTP service: `create_app(settings)` builds the FastAPI app.
 
-Its lifespan opens the process's PostgreSQL pool (`app.state.db`) and Temporal client (`app.state.temporal`).
+Its lifespan opens the process's PostgreSQL pool (`app.state.db`) and Temporal client (`app.state.temporal`),
+and builds from them the request client (`app.state.requests`) and the document store (`app.state.documents`).
 Both are lazy, so the service starts, and `/health` reports what is down, even while a dependency is away.
 """
 
@@ -11,11 +12,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from activities.documents import DocumentStore
 from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect
 from starter.api.errors import install_error_handlers
 from starter.api.health import router as health_router
+from starter.api.metrics import install_metrics
+from starter.api.routes import actions, documents, requests, users
+from starter.client import RequestClient
+from starter.dashboard import install_dashboard
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -24,6 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
         url, embedded = await resolve_database_url(settings)
         app.state.db = await create_pool(url, min_size=0)
         app.state.temporal = await connect(settings, lazy=True)
+        app.state.requests = RequestClient(app.state.temporal, settings.temporal_task_queue)
+        app.state.documents = DocumentStore.from_settings(settings, app.state.db)
         try:
             yield
         finally:
@@ -34,5 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="nopic", summary="NOP Import Certificate requests", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_metrics(app)
     app.include_router(health_router)
+    for router in (requests.router, actions.router, documents.router, users.router):
+        app.include_router(router)
+    install_dashboard(app, settings)
     return app

@@ -8,8 +8,9 @@ rule it broke (empty when the error is not about one field).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.logging import get_logger
+from starter.client import ActionRefused, EngineUnavailable, RequestNotFound
 
 log = get_logger(__name__)
 
@@ -78,14 +80,28 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, _code_for(exc.status_code), message, headers=exc.headers)
 
 
+def field_errors(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors, one per field, named by their dotted path (under `prefix` when given)."""
+    return [
+        FieldError(
+            field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
+            rule=error["type"],
+            message=str(error["msg"]).removeprefix("Value error, "),
+        )
+        for error in errors
+    ]
+
+
+def invalid_fields(fields: list[FieldError]) -> ApiError:
+    """422 whose message reads on its own: each field with the rule it broke."""
+    details = "; ".join(f"{f.field}: {f.message}" for f in fields)
+    return ApiError(422, "invalid_request", f"The request has invalid fields: {details}", fields)
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [
-        FieldError(field=".".join(map(str, error["loc"])), rule=error["type"], message=error["msg"])
-        for error in exc.errors()
-    ]
-    names = ", ".join(f.field for f in fields)
-    return error_response(422, "invalid_request", f"The request has invalid fields: {names}", fields)
+    error = invalid_fields(field_errors(exc.errors()))
+    return error_response(error.status, error.code, error.message, error.fields)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
@@ -93,8 +109,24 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
 
 
+async def _action_refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ActionRefused)
+    return error_response(409, "action_refused", exc.reason)
+
+
+async def _request_not_found(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "request_not_found", f"There is no request {exc}.")
+
+
+async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, "engine_unavailable", f"{exc}; nothing was changed, try again shortly.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ActionRefused, _action_refused)
+    app.add_exception_handler(RequestNotFound, _request_not_found)
+    app.add_exception_handler(EngineUnavailable, _engine_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

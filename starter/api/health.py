@@ -1,4 +1,8 @@
-"""`GET /health`: whether the service's two dependencies, Temporal and PostgreSQL, answer right now."""
+"""`GET /health`: whether the service's two dependencies, Temporal and PostgreSQL, answer right now.
+
+For orchestrators: `GET /health/live` answers 200 while the process serves at all (restart it if not);
+`GET /health/ready` is `/health` under the name probes expect (send it traffic only while 200).
+"""
 
 from __future__ import annotations
 
@@ -60,3 +64,21 @@ async def health(request: Request) -> JSONResponse:
     body = Health(temporal=temporal, postgres=postgres)
     status = 200 if temporal == postgres == "up" else 503
     return JSONResponse(body.model_dump(), status_code=status)
+
+
+class Liveness(BaseModel):
+    status: Literal["live"] = "live"
+
+
+@router.get("/health/live", response_model=Liveness)
+async def live() -> Liveness:
+    return Liveness()
+
+
+@router.get(
+    "/health/ready",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Temporal or PostgreSQL does not answer."}},
+)
+async def ready(request: Request) -> JSONResponse:
+    return await health(request)

@@ -1,0 +1,134 @@
+"""Dependencies every route declares in its signature: who is calling, and what the route needs.
+
+A caller proves who it is with an API token (`Authorization: Bearer nopic_...`) or with the dashboard's
+session cookie. A cookie travels by itself with every request a browser makes, so an unsafe method that
+relies on it must also carry the session's CSRF token (the `X-CSRF-Token` header here, a hidden form field
+in the dashboard). Missing or bad credentials answer 401; the wrong role answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from activities.documents import DocumentStore
+from core.settings import Settings
+from domain.state import RequestState
+from starter import auth
+from starter.auth import User, UserRole
+from starter.client import RequestClient
+
+SESSION_COOKIE = "nopic_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token, as `nopic users create` (or the first `nopic up`) prints it once.",
+)
+session_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="The dashboard's session; unsafe methods also need the session's `X-CSRF-Token` header.",
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings(request: Request) -> Settings:
+    value: Settings = request.app.state.settings
+    return value
+
+
+def db(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.db
+    return pool
+
+
+def request_client(request: Request) -> RequestClient:
+    client: RequestClient = request.app.state.requests
+    return client
+
+
+def document_store(request: Request) -> DocumentStore:
+    store: DocumentStore = request.app.state.documents
+    return store
+
+
+Now = Annotated[datetime, Depends(now)]
+Db = Annotated[asyncpg.Pool, Depends(db)]
+AppSettings = Annotated[Settings, Depends(settings)]
+Requests = Annotated[RequestClient, Depends(request_client)]
+Documents = Annotated[DocumentStore, Depends(document_store)]
+
+
+def unauthenticated(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def session_from_cookie(pool: asyncpg.Pool, value: str | None, at: datetime) -> auth.Session | None:
+    return await auth.session_for(pool, value, at) if value else None
+
+
+async def current_user(
+    request: Request,
+    pool: Db,
+    at: Now,
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    session_id: Annotated[str | None, Depends(session_scheme)],
+) -> User:
+    if token is not None:
+        user = await auth.user_for_token(pool, token.credentials)
+        if user is None:
+            raise unauthenticated("The API token is unknown or revoked.")
+        return user
+    session = await session_from_cookie(pool, session_id, at)
+    if session is None:
+        raise unauthenticated("Sign in: send an API token as `Authorization: Bearer <token>`.")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not auth.same_secret(sent, session.csrf_token):
+            raise HTTPException(
+                403, f"A session-authenticated {request.method} needs the {CSRF_HEADER} header."
+            )
+    return session.user
+
+
+def require(*roles: UserRole) -> Callable[..., Awaitable[User]]:
+    """A dependency that lets through only users with one of `roles` (403 for the others)."""
+    names = " or ".join(role.value for role in roles)
+
+    async def dependency(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in roles:
+            raise HTTPException(403, f"Only a {names} may do this; you are signed in as a {user.role.value}.")
+        return user
+
+    return dependency
+
+
+# Who may call a route, as it reads in the route's signature.
+Exporter = Annotated[User, Depends(require(UserRole.EXPORTER))]
+Reviewer = Annotated[User, Depends(require(UserRole.REVIEWER))]
+Admin = Annotated[User, Depends(require(UserRole.ADMIN))]
+ExporterOrReviewer = Annotated[User, Depends(require(UserRole.EXPORTER, UserRole.REVIEWER))]
+AnyUser = Annotated[User, Depends(current_user)]
+
+
+def may_see(user: User, state: RequestState) -> bool:
+    """Reviewers see every request; an exporter only those of its own operation."""
+    if user.role is UserRole.REVIEWER:
+        return True
+    return user.role is UserRole.EXPORTER and state.form.exporter.operation_id == user.operation_id
+
+
+def session_lifetime(config: Settings) -> timedelta:
+    return timedelta(hours=config.session_hours)

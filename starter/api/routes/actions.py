@@ -1,0 +1,160 @@
+"""`/requests/{id}/actions/{action}`: one route per action a person takes on a request.
+
+Each body is the action's message without who and when: the server fills in the signed-in user and the time.
+`action_id` is optional; a client that may retry sends its own, and a repeated id changes nothing.
+The workflow decides whether the action is allowed now: its refusal comes back as 409 with its reason.
+"""
+
+# No `from __future__ import annotations`: the routes are built in a loop, and FastAPI reads each body's
+# class from the route function's annotations, which must therefore be real objects, not strings.
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from domain import messages
+from domain.state import RequestState
+from starter.api.deps import Now, Requests, require
+from starter.api.errors import ErrorResponse
+from starter.api.metrics import count_action
+from starter.api.routes.requests import RequestIdPath, invalid
+from starter.api.visibility import visible_state
+from starter.auth import User, UserRole
+from starter.client import ActionRefused, RequestClient
+
+router = APIRouter(tags=["actions"])
+
+EXPORTER, REVIEWER = UserRole.EXPORTER, UserRole.REVIEWER
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    message: type[messages.Action]
+    roles: tuple[UserRole, ...]
+    summary: str
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("approve", messages.Approve, (REVIEWER,), "Approve the request: issuance starts"),
+    ActionSpec(
+        "request-corrections", messages.RequestCorrections, (REVIEWER,), "Ask the exporter for corrections"
+    ),
+    ActionSpec("refuse", messages.Refuse, (REVIEWER,), "Refuse the request, with a reason"),
+    ActionSpec("withdraw", messages.Withdraw, (EXPORTER, REVIEWER), "Withdraw the request before issue"),
+    ActionSpec(
+        "record-certificate",
+        messages.RecordCertificateNumber,
+        (REVIEWER,),
+        "Record the NOPIC number created by hand in OID (manual issuance)",
+    ),
+    ActionSpec(
+        "transport-document",
+        messages.SubmitTransportDocument,
+        (EXPORTER, REVIEWER),
+        "Deliver the definitive transport document of the first shipment",
+    ),
+    ActionSpec(
+        "reject-transport-document",
+        messages.RejectTransportDocument,
+        (REVIEWER,),
+        "Reject the transport document as non-compliant",
+    ),
+    ActionSpec("update-eta", messages.UpdateEta, (EXPORTER, REVIEWER), "Move the ETA and expected clearance"),
+    ActionSpec("record-shipment", messages.RecordShipment, (EXPORTER, REVIEWER), "Record a further shipment"),
+    ActionSpec(
+        "cancel-certificates",
+        messages.CancelCertificates,
+        (REVIEWER,),
+        "Cancel one certificate or all of them, with a reason",
+    ),
+)
+
+_PERSON_FIELDS = {"action_id", "actor", "at"}
+
+
+def body_model(message: type[messages.Action]) -> type[BaseModel]:
+    """The action's HTTP body: its message's own fields, plus an optional `action_id`."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in message.model_fields.items()
+        if name not in _PERSON_FIELDS
+    }
+    body: type[BaseModel] = create_model(
+        f"{message.__name__}Body",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=message.__doc__,
+        action_id=(
+            messages.ActionId | None,
+            Field(default=None, description="Your id for this action; repeating it changes nothing."),
+        ),
+        **fields,
+    )
+    return body
+
+
+async def take_action(
+    requests: RequestClient, user: User, request_id: str, spec: ActionSpec, body: BaseModel, at: datetime
+) -> RequestState:
+    """Check who may see the request, build the message, deliver it, and count the outcome."""
+    await visible_state(requests, user, request_id)
+    data = body.model_dump(exclude={"action_id"})
+    action_id = getattr(body, "action_id", None) or f"{spec.name}-{uuid4().hex}"
+    try:
+        action = spec.message.model_validate({**data, "action_id": action_id, "actor": user.actor, "at": at})
+    except ValidationError as exc:
+        count_action(spec.name, "invalid")
+        raise invalid(exc) from exc
+    try:
+        state = await requests.act(request_id, action)
+    except ActionRefused:
+        count_action(spec.name, "refused")
+        raise
+    except Exception:
+        count_action(spec.name, "failed")
+        raise
+    count_action(spec.name, "accepted")
+    return state
+
+
+def _route(spec: ActionSpec, body_type: type[BaseModel]) -> Callable[..., Awaitable[RequestState]]:
+    async def route(
+        request_id: RequestIdPath,
+        body: body_type,  # type: ignore[valid-type]
+        user: Annotated[User, Depends(require(*spec.roles))],
+        requests: Requests,
+        at: Now,
+    ) -> RequestState:
+        return await take_action(requests, user, request_id, spec, body, at)
+
+    route.__name__ = spec.name.replace("-", "_")
+    return route
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "No valid API token or session."},
+    403: {"model": ErrorResponse, "description": "Signed in, but this role may not take this action."},
+    404: {"model": ErrorResponse, "description": "No such request, or not one of yours."},
+    409: {"model": ErrorResponse, "description": "The workflow refused the action; the message says why."},
+    422: {"model": ErrorResponse, "description": "The body is malformed; each bad field is named."},
+    503: {"model": ErrorResponse, "description": "The workflow engine does not answer; nothing changed."},
+}
+
+for _spec in ACTIONS:
+    roles = " or ".join(role.value for role in _spec.roles)
+    router.add_api_route(
+        f"/requests/{{request_id}}/actions/{_spec.name}",
+        _route(_spec, body_model(_spec.message)),
+        methods=["POST"],
+        response_model=RequestState,
+        summary=_spec.summary,
+        description=f"Who may: {roles}. The answer is the request's new state.",
+        responses=_RESPONSES,
+    )
+
+ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}

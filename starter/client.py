@@ -1,0 +1,169 @@
+"""The one module that starts, updates and queries `NopicRequest` workflows.
+
+The HTTP API, the dashboard and (through the API) the CLI all come here; none of them holds a business rule.
+The workflow decides: when it refuses an action, its reason comes back as `ActionRefused`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.logging import get_logger
+from domain import messages
+from domain.policy import Policy
+from domain.request import NopicRequestForm
+from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, workflow_id
+
+log = get_logger(__name__)
+
+WORKFLOW_TYPE: Final = "NopicRequest"
+STATE_QUERY: Final = "state"
+
+# The workflow's update handler for each action message.
+UPDATES: Final[dict[type[messages.Action], str]] = {
+    messages.Approve: "approve",
+    messages.RequestCorrections: "request_corrections",
+    messages.Refuse: "refuse",
+    messages.Withdraw: "withdraw",
+    messages.SubmitDocuments: "submit_documents",
+    messages.CorrectRequestData: "correct_request_data",
+    messages.RecordCertificateNumber: "record_certificate_number",
+    messages.SubmitTransportDocument: "transport_document",
+    messages.RejectTransportDocument: "reject_transport_document",
+    messages.UpdateEta: "update_eta",
+    messages.RecordShipment: "record_shipment",
+    messages.CancelCertificates: "cancel_certificates",
+}
+
+# A workflow just started answers queries once its first task ran, and takes in the request with a few
+# activities: wait that long at most before answering with the state as it is.
+_FIRST_STATE_TIMEOUT = 10.0
+
+
+class RequestNotFound(LookupError):
+    pass
+
+
+class ActionRefused(Exception):
+    """The workflow refused the action; `reason` is its own words, for the person who tried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EngineUnavailable(RuntimeError):
+    """Temporal does not answer; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class RequestClient:
+    temporal: Client
+    task_queue: str
+
+    def _handle(self, request_id: str) -> WorkflowHandle[object, object]:
+        return self.temporal.get_workflow_handle(workflow_id(request_id))
+
+    async def submit(
+        self, request_id: str, form: NopicRequestForm, policy: Policy, submitted_by: Actor
+    ) -> RequestState:
+        """Start the request's workflow (starting the same id again finds the first); its first state."""
+        start = NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=submitted_by)
+        try:
+            await self.temporal.start_workflow(
+                WORKFLOW_TYPE,
+                start,
+                id=workflow_id(request_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            log.info("request started", request_id=request_id, by=submitted_by.person_id)
+        except WorkflowAlreadyStartedError:
+            pass  # it ran already and has ended: its state is still there to read
+        except RPCError as exc:
+            raise _unavailable(exc) from exc
+        return await self._settled(request_id)
+
+    async def _settled(self, request_id: str) -> RequestState:
+        """The state once the workflow has taken in the request (its checklist checked), or as it is then."""
+        deadline = asyncio.get_running_loop().time() + _FIRST_STATE_TIMEOUT
+        while True:
+            state = await self.state(request_id, wait=_FIRST_STATE_TIMEOUT)
+            if state.status is not RequestStatus.RECEIVED or asyncio.get_running_loop().time() >= deadline:
+                return state
+            await asyncio.sleep(0.05)
+
+    async def state(self, request_id: str, *, wait: float = 0.0) -> RequestState:
+        """The request's whole current state, from the workflow itself."""
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            try:
+                state: RequestState = await self._handle(request_id).query(
+                    STATE_QUERY, result_type=RequestState
+                )
+                return state
+            except RPCError as exc:
+                if exc.status is RPCStatusCode.NOT_FOUND:
+                    raise RequestNotFound(request_id) from exc
+                # Not answerable yet (its first task has not run): try again for a short while.
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise _unavailable(exc) from exc
+            except WorkflowQueryFailedError as exc:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise EngineUnavailable(f"the request's state cannot be read: {exc}") from exc
+            await asyncio.sleep(0.1)
+
+    async def act(self, request_id: str, action: messages.Action) -> RequestState:
+        """Deliver one action as a workflow update; the new state, or `ActionRefused` with the reason."""
+        name = UPDATES[type(action)]
+        handle = self._handle(request_id)
+        try:
+            result = await handle.execute_update(name, action, result_type=RequestState)
+        except WorkflowUpdateFailedError as exc:
+            raise ActionRefused(_reason(exc.cause)) from exc
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                await self._refuse_if_ended(request_id, exc)
+                raise RequestNotFound(request_id) from exc
+            raise _unavailable(exc) from exc
+        log.info("action taken", request_id=request_id, action=name, by=action.actor.person_id)
+        if isinstance(result, RequestState):
+            return result
+        return await self.state(request_id)
+
+    async def _refuse_if_ended(self, request_id: str, cause: RPCError) -> None:
+        """An update to an ended workflow reads like "not found"; say instead that the request has ended."""
+        try:
+            description = await self._handle(request_id).describe()
+        except RPCError:
+            return
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            try:
+                status = (await self.state(request_id)).status.value
+            except (RequestNotFound, EngineUnavailable):
+                status = "closed"
+            raise ActionRefused(f"the request is {status} and takes no further actions") from cause
+
+
+def _reason(cause: BaseException | None) -> str:
+    if isinstance(cause, ApplicationError | FailureError):
+        return cause.message
+    return str(cause) if cause else "the workflow refused the action"
+
+
+def _unavailable(exc: RPCError) -> EngineUnavailable:
+    log.warning("temporal call failed", status=exc.status.name if exc.status else None, error=exc.message)
+    return EngineUnavailable(f"the workflow engine did not answer ({exc.message})")

@@ -1,0 +1,141 @@
+"""HTML forms to the API's bodies: the dashboard posts plain forms and the same models check them.
+
+A plain form has no nesting, no lists and no booleans: fields are named `exporter.name`,
+`commodities.0.net_kg`; an unticked checkbox is absent; a time is a `datetime-local` value and an offset.
+Nothing here decides what is valid: that is the models' (and the workflow's) job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+
+from domain.request import AdditionalDocument, DocumentKind
+
+COMMODITY_ROWS = 3
+UPLOAD_SLOTS = 6
+
+
+def text(form: FormData, name: str) -> str | None:
+    """A text field, stripped; None when empty or absent."""
+    value = form.get(name)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def aware(form: FormData, name: str) -> str | None:
+    """A `datetime-local` value joined with its `<name>_offset` field (e.g. -05:00) into ISO 8601."""
+    local = text(form, name)
+    if local is None:
+        return None
+    offset = text(form, f"{name}_offset") or "+00:00"
+    if len(local) == 16:  # browsers omit the seconds
+        local += ":00"
+    return f"{local}{offset}"
+
+
+def _lines(value: str | None, separator: str = ",") -> list[str]:
+    return [part.strip() for part in (value or "").split(separator) if part.strip()]
+
+
+def submission_data(form: FormData) -> dict[str, Any]:
+    """The submission form as the JSON body of `POST /requests` (documents are added by the caller)."""
+    commodities = []
+    for row in range(COMMODITY_ROWS):
+        prefix = f"commodities.{row}."
+        fields = ("product_name", "hts_code", "net_kg", "lot_numbers", "supplier_name")
+        if not any(text(form, prefix + f) for f in fields):
+            continue  # an empty row is not a commodity
+        commodity: dict[str, Any] = {
+            "product_name": text(form, prefix + "product_name"),
+            "hts_code": text(form, prefix + "hts_code"),
+            "organic_standard": text(form, prefix + "organic_standard"),
+            "net_kg": text(form, prefix + "net_kg"),
+            "lot_numbers": _lines(text(form, prefix + "lot_numbers")),
+            "suppliers": [],
+        }
+        supplier = text(form, prefix + "supplier_name")
+        if supplier:
+            commodity["suppliers"].append(
+                {
+                    "name": supplier,
+                    "certified_by_certifier": form.get(prefix + "supplier_certified") == "on",
+                    "transaction_certificate": text(form, prefix + "supplier_tc"),
+                }
+            )
+        commodities.append(commodity)
+    data: dict[str, Any] = {
+        "exporter": {k: text(form, f"exporter.{k}") for k in ("name", "operation_id", "country", "email")},
+        "importer": {k: text(form, f"importer.{k}") for k in ("name", "address", "operation_id", "email")},
+        "shipment": {
+            **{
+                k: text(form, f"shipment.{k}")
+                for k in ("export_country", "export_port", "us_port_of_entry", "transport_mode", "etd")
+            },
+            "eta": aware(form, "shipment.eta"),
+            "expected_clearance": aware(form, "shipment.expected_clearance"),
+        },
+        "timeframe": {
+            "first_day": text(form, "timeframe.first_day"),
+            "last_day": text(form, "timeframe.last_day"),
+        },
+        "commodities": commodities,
+        "declarations": {
+            "packing_list_applicable": form.get("declarations.packing_list_applicable") == "on",
+            "phytosanitary_certificate_applicable": form.get(
+                "declarations.phytosanitary_certificate_applicable"
+            )
+            == "on",
+            "additional_documents_required": [
+                a.value for a in AdditionalDocument if form.get(f"declarations.additional.{a.value}") == "on"
+            ],
+        },
+    }
+    received_at = aware(form, "received_at")
+    if received_at is not None:
+        data["received_at"] = received_at
+    return data
+
+
+def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile, str, str | None]]:
+    """(file, kind, supplier) for each upload slot `files.N` that holds a file."""
+    chosen = []
+    for slot in range(slots):
+        file = form.get(f"files.{slot}")
+        if isinstance(file, UploadFile) and file.filename:
+            kind = text(form, f"kinds.{slot}") or DocumentKind.OTHER.value
+            chosen.append((file, kind, text(form, f"suppliers.{slot}")))
+    return chosen
+
+
+def action_body(action: str, form: FormData) -> dict[str, Any]:
+    """The JSON body of one action from its dashboard form (file fields are handled by the caller)."""
+    body: dict[str, Any]
+    match action:
+        case "approve":
+            body = {"note": text(form, "note")}
+        case "request-corrections":
+            body = {"items": _lines(text(form, "items"), "\n"), "message": text(form, "message")}
+        case "refuse" | "reject-transport-document":
+            body = {"reason": text(form, "reason")}
+        case "withdraw":
+            body = {"reason": text(form, "reason")}
+        case "record-certificate":
+            body = {"commodity_index": text(form, "commodity_index"), "number": text(form, "number")}
+        case "update-eta":
+            body = {"eta": text(form, "eta"), "expected_clearance": text(form, "expected_clearance")}
+        case "record-shipment":
+            quantities = [
+                {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
+                for key, value in form.multi_items()
+                if key.startswith("kg.") and isinstance(value, str) and value.strip()
+            ]
+            body = {"shipped_on": text(form, "shipped_on"), "quantities": quantities}
+        case "cancel-certificates":
+            chosen = [v for k, v in form.multi_items() if k == "commodity_indexes" and isinstance(v, str)]
+            body = {"reason": text(form, "reason"), "commodity_indexes": chosen or None}
+        case _:
+            body = {}
+    return {k: v for k, v in body.items() if v is not None}

@@ -1,0 +1,65 @@
+"""Who is looking at the dashboard, and the CSRF check on every form it posts.
+
+The dashboard signs in with a form and keeps the session in a cookie (HttpOnly, SameSite=Lax). Every form
+carries the session's CSRF token in a hidden field; a POST without the right one changes nothing. The
+login form itself, posted before any session exists, uses a double-submit cookie instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from starlette.datastructures import FormData
+
+from starter import auth
+from starter.api.deps import SESSION_COOKIE, Db, Now, session_from_cookie
+from starter.auth import Session, UserRole
+
+LOGIN_CSRF_COOKIE = "nopic_login_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+class LoginRequired(Exception):
+    """Raised by a page that needs a session; the app answers with a redirect to the login form."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def login_url(next_path: str) -> str:
+    return f"/ui/login?next={quote(next_path, safe='/')}"
+
+
+async def viewer(request: Request, pool: Db, at: Now) -> Session:
+    session = await session_from_cookie(pool, request.cookies.get(SESSION_COOKIE), at)
+    if session is None:
+        raise LoginRequired(request.url.path)
+    return session
+
+
+Viewer = Annotated[Session, Depends(viewer)]
+
+
+def require_role(session: Session, *roles: UserRole) -> None:
+    if session.user.role not in roles:
+        names = " or ".join(r.value for r in roles)
+        raise HTTPException(
+            403, f"This page is for a {names}; you are signed in as a {session.user.role.value}."
+        )
+
+
+async def checked_form(request: Request, session: Session) -> FormData:
+    """The posted form, once its CSRF token is known to be the session's own."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not auth.same_secret(sent, session.csrf_token):
+        raise HTTPException(403, "The form is out of date or did not come from this site: reload the page.")
+    return form
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)
