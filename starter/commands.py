@@ -89,8 +89,8 @@ def _print_json(value: Any) -> None:
 
 def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column)
+    for position, column in enumerate(columns):
+        table.add_column(column, no_wrap=position == 0)  # ids stay whole, to copy
     for row in rows:
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
     _out.print(table)

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from activities.records import RequestSummary
 from domain.request import AdditionalDocument, DocumentKind, OrganicStandard, TransportMode
-from domain.state import CertificateStatus, RequestState, RequestStatus
+from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus, Requirement
 from starter import auth
 from starter.api.deps import SESSION_COOKIE, AppSettings, Db, Documents, Now, Requests, session_lifetime
 from starter.api.errors import ApiError, field_errors
@@ -226,7 +226,7 @@ async def request_list(
         # An exporter has few requests; what each still lacks comes from the workflow itself.
         open_rows = [r for r in page.items if not r.status.is_final][:50]
         states = await asyncio.gather(*(_state_or_none(requests, r.request_id) for r in open_rows))
-        missing = {s.request_id: [i.description for i in s.missing()] for s in states if s is not None}
+        missing = {s.request_id: [_missing_item(i) for i in s.missing()] for s in states if s is not None}
     context = _base(
         session,
         at,
@@ -237,6 +237,12 @@ async def request_list(
         filters={"status": status, "product": product, "late": late},
     )
     return _page(request, "requests.html", context)
+
+
+def _missing_item(item: ChecklistItem) -> str:
+    if item.required is Requirement.NOW:
+        return item.description
+    return f"{item.description} ({item.required.value.replace('_', ' ')})"
 
 
 # --- submitting a request --------------------------------------------------------------------------
