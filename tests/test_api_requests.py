@@ -155,6 +155,9 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         malformed = await reviewer.post(f"/requests/{request_id}/actions/refuse", json={"reason": ""})
         assert malformed.status_code == 422
 
+        metrics = (await reviewer.get("/metrics")).text
+        assert 'nopic_workflow_actions_total{action="approve",outcome="refused"}' in metrics
+
         approved = await reviewer.post(
             f"/requests/{request_id}/actions/approve", json={"note": "all in order"}
         )
