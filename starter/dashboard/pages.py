@@ -93,10 +93,17 @@ def urgency(summary: RequestSummary, at: datetime) -> str:
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str = "/ui") -> HTMLResponse:
+async def login_form(request: Request, config: AppSettings, next: str = "/ui") -> HTMLResponse:
     token = new_login_csrf()
     response = _page(request, "login.html", {"csrf": token, "next": _local(next), "error": None})
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=config.cookie_secure,
+        path="/ui/login",
+    )
     return response
 
 
