@@ -130,7 +130,7 @@ class RequestClient:
                     raise _unavailable(exc) from exc
             except WorkflowQueryFailedError as exc:
                 if asyncio.get_running_loop().time() >= deadline:
-                    raise EngineUnavailable(f"the request's state cannot be read: {exc}") from exc
+                    raise EngineUnavailable(f"the request's state cannot be read now: {exc}") from exc
             await asyncio.sleep(0.1)
 
     async def act(self, request_id: str, action: messages.Action) -> RequestState:
@@ -180,4 +180,6 @@ def _reason(cause: BaseException | None) -> str:
 
 def _unavailable(exc: RPCError) -> EngineUnavailable:
     log.warning("temporal call failed", status=exc.status.name if exc.status else None, error=exc.message)
-    return EngineUnavailable(f"the workflow engine did not answer ({exc.message})")
+    return EngineUnavailable(
+        f"the workflow engine did not answer ({exc.message}); nothing was changed, try again shortly"
+    )

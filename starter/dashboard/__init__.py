@@ -55,7 +55,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         elif isinstance(exc, RequestNotFound):
             status, message = 404, f"There is no request {exc}."
         elif isinstance(exc, EngineUnavailable):
-            status, message = 503, f"{exc}; nothing was changed, try again shortly."
+            status, message = 503, str(exc)
         else:
             assert isinstance(exc, StarletteHTTPException)
             status, message = exc.status_code, str(exc.detail)
