@@ -224,3 +224,27 @@ async def test_manual_issuance_queue_shows_the_oid_data_and_takes_the_number(
             .click()
         )
         await expect(reviewer.locator("#certificates")).to_contain_text("026-1000000001-000777")
+
+
+async def test_an_exporter_corrects_the_data_a_reviewer_asked_about(
+    browser: Browser, stack: ApiStack
+) -> None:
+    submitted = await complete_request(stack, "browser-corrections", product="Organic turmeric")
+    async with stack.client(stack.reviewer) as http:
+        asked = await http.post(
+            f"/requests/{submitted['id']}/actions/request-corrections",
+            json={"items": ["net weight"], "message": "The invoice says 1100 kg."},
+        )
+    assert asked.status_code == 200, asked.text
+
+    exporter = await as_person(browser, stack, stack.exporter)
+    await exporter.goto(f"{stack.url}/ui/requests/{submitted['id']}")
+    await expect(exporter.locator(".warn-box")).to_contain_text("The invoice says 1100 kg.")
+    await exporter.get_by_role("link", name="correct the request data").click()
+    form = exporter.locator("form.request-form")
+    await expect(form.locator('[name="commodities.0.product_name"]')).to_have_value("Organic turmeric")
+    await form.locator('[name="commodities.0.net_kg"]').fill("1100")
+    await snap(exporter, "10-exporter-corrects")
+    await form.get_by_role("button", name="Send the corrections").click()
+    await expect(exporter.get_by_role("status")).to_contain_text("corrected data are sent")
+    await expect(exporter.locator("#certificates")).to_contain_text("1100")

@@ -25,7 +25,7 @@ from domain.state import CertificateStatus, ChecklistItem, RequestState, Request
 from starter import auth
 from starter.api.deps import SESSION_COOKIE, AppSettings, Db, Documents, Now, Requests, session_lifetime
 from starter.api.errors import ApiError, field_errors
-from starter.api.routes.actions import ACTION_BY_NAME, body_model, take_action
+from starter.api.routes.actions import ACTION_BY_NAME, body_model, correct, take_action
 from starter.api.routes.documents import deliver_documents, request_documents, store_uploads
 from starter.api.routes.requests import RequestSubmission, submit
 from starter.api.visibility import visible_state
@@ -54,6 +54,7 @@ DONE = {
     "approve": "Approved: the NOPICs are being issued.",
     "request-corrections": "The exporter has been asked for corrections.",
     "refuse": "The request is refused.",
+    "correct-request-data": "The corrected data are sent.",
     "withdraw": "The request is withdrawn.",
     "record-certificate": "The NOPIC number is recorded.",
     "transport-document": "The definitive transport document is delivered.",
@@ -273,7 +274,9 @@ def _form_context(session: Session, at: datetime, **extra: Any) -> dict[str, Any
 async def new_request_form(request: Request, session: Viewer, at: Now) -> HTMLResponse:
     require_role(session, REVIEWER, EXPORTER)
     values = {"exporter.operation_id": session.user.operation_id or ""}
-    context = _form_context(session, at, values=values, errors=[], idempotency_key=uuid.uuid4().hex)
+    context = _form_context(
+        session, at, values=values, errors=[], idempotency_key=uuid.uuid4().hex, correcting=None
+    )
     return _page(request, "new_request.html", context)
 
 
@@ -316,6 +319,42 @@ async def _store_slots(store: Documents, limit: int, form: FormData) -> list[Any
     for file, kind, supplier in chosen:
         uploads.append((file.filename or "upload", await file.read(limit + 1), DocumentKind(kind), supplier))
     return await store_uploads(store, uploads)
+
+
+@router.get("/requests/{request_id}/correct")
+async def correction_form(
+    request: Request, request_id: str, session: Viewer, requests: Requests, at: Now
+) -> HTMLResponse:
+    require_role(session, REVIEWER, EXPORTER)
+    state = await visible_state(requests, session.user, request_id)
+    values = forms.form_values(state.form)
+    if values is None:
+        raise HTTPException(409, "This request has more than the form shows: correct it with the API or CLI.")
+    context = _form_context(session, at, values=values, errors=[], correcting=state.request_id)
+    return _page(request, "new_request.html", context)
+
+
+@router.post("/requests/{request_id}/correct")
+async def send_correction(
+    request: Request, request_id: str, session: Viewer, requests: Requests, at: Now
+) -> Response:
+    require_role(session, REVIEWER, EXPORTER)
+    form = await checked_form(request, session)
+    errors: list[str] = []
+    try:
+        submission = RequestSubmission.model_validate(forms.submission_data(form))
+        await correct(requests, session.user, request_id, submission, at)
+    except ValidationError as exc:
+        errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
+    except ApiError as exc:
+        errors = [f"{f.field}: {f.message}" for f in exc.fields] or [exc.message]
+    except ActionRefused as exc:
+        errors = [exc.reason]
+    else:
+        return _see_other(f"/ui/requests/{request_id}?done=correct-request-data")
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    context = _form_context(session, at, values=values, errors=errors, correcting=request_id)
+    return _page(request, "new_request.html", context, status_code=422)
 
 
 # --- one request -----------------------------------------------------------------------------------
@@ -371,6 +410,7 @@ async def _request_page(
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
+        correctable=state.status.before_issue and forms.form_values(state.form) is not None,
         kinds=list(DocumentKind),
         slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,

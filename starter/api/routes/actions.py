@@ -190,18 +190,30 @@ class CorrectedData(BaseModel):
 async def correct_request_data(
     request_id: RequestIdPath, body: CorrectedData, user: ExporterOrReviewer, requests: Requests, at: Now
 ) -> RequestState:
+    return await correct(requests, user, request_id, body.form, at, body.action_id)
+
+
+async def correct(
+    requests: RequestClient,
+    user: User,
+    request_id: str,
+    submission: RequestSubmission,
+    at: datetime,
+    action_id: str | None = None,
+) -> RequestState:
+    """Deliver corrected data: the form checked for this user, with the request's own time of receipt."""
     state = await visible_state(requests, user, request_id)
-    if user.role is UserRole.EXPORTER and body.form.exporter.operation_id != user.operation_id:
+    if user.role is UserRole.EXPORTER and submission.exporter.operation_id != user.operation_id:
         raise ApiError(
             403, "other_operation", f"form.exporter.operation_id: you act for {user.operation_id} only."
         )
-    data = body.form.model_dump(exclude={"received_at"})
+    data = submission.model_dump(exclude={"received_at"})
     try:
         form = NopicRequestForm.model_validate({**data, "received_at": state.form.received_at})
     except ValidationError as exc:
         count_action("correct-request-data", "invalid")
         raise invalid(exc, "body.form") from exc
     action = messages.CorrectRequestData(
-        action_id=body.action_id or f"correct-request-data-{uuid4().hex}", actor=user.actor, at=at, form=form
+        action_id=action_id or f"correct-request-data-{uuid4().hex}", actor=user.actor, at=at, form=form
     )
     return await deliver(requests, request_id, "correct-request-data", action)
