@@ -110,7 +110,8 @@ async def login_form(request: Request, config: AppSettings, next: str = "/ui") -
 
 def _local(path: str) -> str:
     """Only a path on this site: a login link must not send the person elsewhere afterwards."""
-    return path if path.startswith("/") and not path.startswith("//") else "/ui"
+    # "//host" and "/\\host" are read by browsers as another site.
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/ui"
 
 
 @router.post("/login")
