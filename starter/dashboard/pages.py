@@ -272,9 +272,23 @@ def _form_context(session: Session, at: datetime, **extra: Any) -> dict[str, Any
 
 
 @router.get("/requests/new")
-async def new_request_form(request: Request, session: Viewer, at: Now) -> HTMLResponse:
+async def new_request_form(
+    request: Request, session: Viewer, pool: Db, requests: Requests, at: Now
+) -> HTMLResponse:
     require_role(session, REVIEWER, EXPORTER)
     values = {"exporter.operation_id": session.user.operation_id or ""}
+    if session.user.role is EXPORTER:
+        # The exporter's own details, as on its latest request, so they are not typed again each time.
+        latest = await list_requests(
+            pool,
+            RequestFilters(exporter=session.user.operation_id),
+            sort=SortKey.RECEIVED_AT,
+            descending=True,
+            limit=1,
+        )
+        state = await _state_or_none(requests, latest.items[0].request_id) if latest.items else None
+        if state is not None:
+            values |= {f"exporter.{k}": str(v) for k, v in state.form.exporter.model_dump().items()}
     context = _form_context(
         session, at, values=values, errors=[], idempotency_key=uuid.uuid4().hex, correcting=None
     )
