@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from temporalio.client import (
@@ -16,6 +17,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
@@ -51,6 +53,11 @@ UPDATES: Final[dict[type[messages.Action], str]] = {
 # A workflow just started answers queries once its first task ran, and takes in the request with a few
 # activities: wait that long at most before answering with the state as it is.
 _FIRST_STATE_TIMEOUT = 10.0
+
+
+# A person is waiting on the other end: without a worker to answer, say so instead of hanging.
+QUERY_TIMEOUT = timedelta(seconds=10)
+UPDATE_TIMEOUT = timedelta(seconds=30)
 
 
 class RequestNotFound(LookupError):
@@ -112,7 +119,7 @@ class RequestClient:
         while True:
             try:
                 state: RequestState = await self._handle(request_id).query(
-                    STATE_QUERY, result_type=RequestState
+                    STATE_QUERY, result_type=RequestState, rpc_timeout=QUERY_TIMEOUT
                 )
                 return state
             except RPCError as exc:
@@ -123,7 +130,7 @@ class RequestClient:
                     raise _unavailable(exc) from exc
             except WorkflowQueryFailedError as exc:
                 if asyncio.get_running_loop().time() >= deadline:
-                    raise EngineUnavailable(f"the request's state cannot be read: {exc}") from exc
+                    raise EngineUnavailable(f"the request's state cannot be read now: {exc}") from exc
             await asyncio.sleep(0.1)
 
     async def act(self, request_id: str, action: messages.Action) -> RequestState:
@@ -131,9 +138,16 @@ class RequestClient:
         name = UPDATES[type(action)]
         handle = self._handle(request_id)
         try:
-            result = await handle.execute_update(name, action, result_type=RequestState)
+            result = await handle.execute_update(
+                name, action, result_type=RequestState, rpc_timeout=UPDATE_TIMEOUT
+            )
         except WorkflowUpdateFailedError as exc:
             raise ActionRefused(_reason(exc.cause)) from exc
+        except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+            raise EngineUnavailable(
+                "the workflow did not answer in time; the action may still take effect, so look at the "
+                "request before trying again (sending the same action id again is safe)"
+            ) from exc
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 await self._refuse_if_ended(request_id, exc)
@@ -166,4 +180,6 @@ def _reason(cause: BaseException | None) -> str:
 
 def _unavailable(exc: RPCError) -> EngineUnavailable:
     log.warning("temporal call failed", status=exc.status.name if exc.status else None, error=exc.message)
-    return EngineUnavailable(f"the workflow engine did not answer ({exc.message})")
+    return EngineUnavailable(
+        f"the workflow engine did not answer ({exc.message}); nothing was changed, try again shortly"
+    )

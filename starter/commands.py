@@ -89,8 +89,8 @@ def _print_json(value: Any) -> None:
 
 def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column)
+    for position, column in enumerate(columns):
+        table.add_column(column, no_wrap=position == 0)  # ids stay whole, to copy
     for row in rows:
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
     _out.print(table)
@@ -295,6 +295,20 @@ def request_corrections(
     _act(request_id, "request-corrections", {"items": item, "message": message}, action_id, as_json)
 
 
+def correct_request_data(
+    request_id: RequestIdArg,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The corrected request as JSON.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send corrected request data before issue (the whole form; the time of receipt stays the original)."""
+    try:
+        form = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        _fail(f"{file}: not valid JSON ({exc})")
+    _act(request_id, "correct-request-data", {"form": form}, action_id, as_json)
+
+
 def refuse(
     request_id: RequestIdArg,
     reason: Annotated[str, typer.Option(help="Why, for the exporter.")],
@@ -490,6 +504,7 @@ def register(app: typer.Typer) -> None:
         upload,
         approve,
         request_corrections,
+        correct_request_data,
         refuse,
         withdraw,
         record_certificate,

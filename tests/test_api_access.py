@@ -140,6 +140,7 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
             },
         ),
         action("cancel-certificates", REVIEWERS_ONLY, {"reason": "test"}),
+        action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
         # The two that end the request come last; after them the workflow answers 409, still past access.
         action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),
         action("withdraw", PEOPLE_OWN, {}),

@@ -66,6 +66,7 @@ async def schemathesis(
         "--header",
         f"Authorization: Bearer {person.token}",
         *select,
+        cwd=folder,  # schemathesis keeps a cache in its working directory
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

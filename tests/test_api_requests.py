@@ -155,6 +155,9 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         malformed = await reviewer.post(f"/requests/{request_id}/actions/refuse", json={"reason": ""})
         assert malformed.status_code == 422
 
+        metrics = (await reviewer.get("/metrics")).text
+        assert 'nopic_workflow_actions_total{action="approve",outcome="refused"}' in metrics
+
         approved = await reviewer.post(
             f"/requests/{request_id}/actions/approve", json={"note": "all in order"}
         )
@@ -237,3 +240,33 @@ async def test_lists_filter_sort_and_page_from_the_read_model(stack: ApiStack) -
     async with stack.client(stack.other_exporter) as http:
         theirs = (await http.get("/requests", params={"product": "quinoa"})).json()
     assert theirs["total"] == 0
+
+
+async def test_corrections_round_trip_keeps_the_time_of_receipt(stack: ApiStack) -> None:
+    submitted = await complete_request(stack, "corrections", product="Organic ginger")
+    request_id = submitted["id"]
+    async with stack.client(stack.exporter) as exporter, stack.client(stack.reviewer) as reviewer:
+        asked = await reviewer.post(
+            f"/requests/{request_id}/actions/request-corrections",
+            json={"items": ["net weight"], "message": "The invoice says 1100 kg."},
+        )
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["corrections_requested"] == ["net weight"]
+        before = asked.json()["form"]
+
+        corrected = request_body(product="Organic ginger")
+        corrected["commodities"][0]["net_kg"] = "1100"
+        mine_only = {**corrected, "exporter": {**corrected["exporter"], "operation_id": "1000000002"}}
+        refused = await exporter.post(
+            f"/requests/{request_id}/actions/correct-request-data", json={"form": mine_only}
+        )
+        assert refused.status_code == 403
+        answer = await exporter.post(
+            f"/requests/{request_id}/actions/correct-request-data", json={"form": corrected}
+        )
+        assert answer.status_code == 200, answer.text
+        state = answer.json()
+    assert state["form"]["commodities"][0]["net_kg"] == "1100"
+    assert state["certificates"][0]["net_kg"] == "1100"
+    assert state["form"]["received_at"] == before["received_at"]
+    assert len(state["form"]["documents"]) == len(before["documents"])  # documents held are kept

@@ -68,6 +68,11 @@ async def test_submit_the_example_then_list_show_and_act(stack: ApiStack) -> Non
     assert refused.exit_code == 1
     assert "commercial invoice" in refused.stderr
 
+    corrected = await nopic(
+        stack, stack.exporter, "correct-request-data", request_id, str(EXAMPLES / "request.json")
+    )
+    assert corrected.exit_code == 0, corrected.output
+
     documents = EXAMPLES / "documents"
     uploaded = await nopic(
         stack,

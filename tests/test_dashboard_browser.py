@@ -189,3 +189,62 @@ async def test_queues_count_and_flag_late_requests(browser: Browser, stack: ApiS
     await expect(reviewer.locator("svg.timeline")).to_contain_text("today")
     await expect(reviewer.locator("svg.timeline")).to_contain_text("customs deadline")
     await snap(reviewer, "08-late-request-timeline")
+
+
+async def test_manual_issuance_queue_shows_the_oid_data_and_takes_the_number(
+    browser: Browser, dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path: Path
+) -> None:
+    async with running_stack(
+        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path, issuance_mode="manual"
+    ) as manual:
+        submitted = await complete_request(manual, "manual", product="Organic cashew kernels")
+        async with manual.client(manual.reviewer) as http:
+            approved = await http.post(f"/requests/{submitted['id']}/actions/approve", json={})
+        assert approved.json()["status"] == "issuing"
+
+        reviewer = await as_person(browser, manual, manual.reviewer)
+        issuing = reviewer.locator("#issuing")
+        await expect(reviewer.locator("#count-issuing")).to_have_text("1")
+        await expect(issuing).to_contain_text("Organic cashew kernels")
+        await expect(issuing).to_contain_text("0804502000")  # the HTS code to type into OID
+        await expect(issuing).to_contain_text("Green Harbor Imports LLC")
+        await snap(reviewer, "09-manual-issuing-queue")
+
+        # A draft number is refused with the reason; the real one is recorded and the request moves on.
+        await issuing.get_by_label("NOPIC number for Organic cashew kernels").fill(
+            "026-1000000001-000777 draft"
+        )
+        await issuing.get_by_role("button", name="Record").click()
+        await expect(reviewer.locator("#action-record-certificate .refused")).to_contain_text("draft")
+        number = reviewer.locator("#action-record-certificate").get_by_label("Number from OID")
+        await number.fill("026-1000000001-000777")
+        await (
+            reviewer.locator("#action-record-certificate")
+            .get_by_role("button", name="Record the number")
+            .click()
+        )
+        await expect(reviewer.locator("#certificates")).to_contain_text("026-1000000001-000777")
+
+
+async def test_an_exporter_corrects_the_data_a_reviewer_asked_about(
+    browser: Browser, stack: ApiStack
+) -> None:
+    submitted = await complete_request(stack, "browser-corrections", product="Organic turmeric")
+    async with stack.client(stack.reviewer) as http:
+        asked = await http.post(
+            f"/requests/{submitted['id']}/actions/request-corrections",
+            json={"items": ["net weight"], "message": "The invoice says 1100 kg."},
+        )
+    assert asked.status_code == 200, asked.text
+
+    exporter = await as_person(browser, stack, stack.exporter)
+    await exporter.goto(f"{stack.url}/ui/requests/{submitted['id']}")
+    await expect(exporter.locator(".warn-box")).to_contain_text("The invoice says 1100 kg.")
+    await exporter.get_by_role("link", name="correct the request data").click()
+    form = exporter.locator("form.request-form")
+    await expect(form.locator('[name="commodities.0.product_name"]')).to_have_value("Organic turmeric")
+    await form.locator('[name="commodities.0.net_kg"]').fill("1100")
+    await snap(exporter, "10-exporter-corrects")
+    await form.get_by_role("button", name="Send the corrections").click()
+    await expect(exporter.get_by_role("status")).to_contain_text("corrected data are sent")
+    await expect(exporter.locator("#certificates")).to_contain_text("1100")

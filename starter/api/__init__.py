@@ -21,7 +21,6 @@ from starter.api.health import router as health_router
 from starter.api.metrics import install_metrics
 from starter.api.routes import actions, documents, requests, users
 from starter.client import RequestClient
-from starter.dashboard import install_dashboard
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,5 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     for router in (requests.router, actions.router, documents.router, users.router):
         app.include_router(router)
+    # Imported here: the dashboard's pages build on the API's own modules, which import this package.
+    from starter.dashboard import install_dashboard
+
     install_dashboard(app, settings)
     return app

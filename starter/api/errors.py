@@ -119,7 +119,7 @@ async def _request_not_found(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    return error_response(503, "engine_unavailable", f"{exc}; nothing was changed, try again shortly.")
+    return error_response(503, "engine_unavailable", str(exc))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import Settings
 from starter.api.errors import ApiError
+from starter.client import EngineUnavailable, RequestNotFound
 from starter.dashboard.pages import router, templates
 from starter.dashboard.session import LoginRequired, login_url
 
@@ -51,6 +52,10 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     async def error_page(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ApiError):
             status, message = exc.status, exc.message
+        elif isinstance(exc, RequestNotFound):
+            status, message = 404, f"There is no request {exc}."
+        elif isinstance(exc, EngineUnavailable):
+            status, message = 503, str(exc)
         else:
             assert isinstance(exc, StarletteHTTPException)
             status, message = exc.status_code, str(exc.detail)
@@ -58,7 +63,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
     app.add_exception_handler(LoginRequired, login_required)
-    for kind in (ApiError, StarletteHTTPException):
+    for kind in (ApiError, StarletteHTTPException, RequestNotFound, EngineUnavailable):
         json_handler: Handler = app.exception_handlers[kind]  # type: ignore[assignment]
 
         async def by_path(request: Request, exc: Exception, json_handler: Handler = json_handler) -> Response:

@@ -7,11 +7,12 @@ Nothing here decides what is valid: that is the models' (and the workflow's) job
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 
-from domain.request import AdditionalDocument, DocumentKind
+from domain.request import AdditionalDocument, DocumentKind, NopicRequestForm
 
 COMMODITY_ROWS = 3
 UPLOAD_SLOTS = 6
@@ -97,6 +98,55 @@ def submission_data(form: FormData) -> dict[str, Any]:
     if received_at is not None:
         data["received_at"] = received_at
     return data
+
+
+def _local(moment: datetime | None, name: str) -> dict[str, str]:
+    if moment is None:
+        return {}
+    offset = moment.strftime("%z")
+    return {name: moment.strftime("%Y-%m-%dT%H:%M"), f"{name}_offset": f"{offset[:3]}:{offset[3:]}"}
+
+
+def form_values(form: NopicRequestForm) -> dict[str, str] | None:
+    """The request as the submission form's fields, to correct it; None when the form cannot show it
+    whole (more commodities than rows, or a commodity with several suppliers): then the API or CLI."""
+    if len(form.commodities) > COMMODITY_ROWS or any(len(c.suppliers) > 1 for c in form.commodities):
+        return None
+    values = {f"exporter.{k}": str(v) for k, v in form.exporter.model_dump().items()}
+    values |= {f"importer.{k}": str(v) for k, v in form.importer.model_dump().items()}
+    shipment = form.shipment
+    values |= {
+        "shipment.export_country": shipment.export_country,
+        "shipment.export_port": shipment.export_port,
+        "shipment.us_port_of_entry": shipment.us_port_of_entry,
+        "shipment.transport_mode": shipment.transport_mode.value,
+        "shipment.etd": shipment.etd.isoformat(),
+        **_local(shipment.eta, "shipment.eta"),
+        **_local(shipment.expected_clearance, "shipment.expected_clearance"),
+        "timeframe.first_day": form.timeframe.first_day.isoformat(),
+        "timeframe.last_day": form.timeframe.last_day.isoformat(),
+    }
+    for row, commodity in enumerate(form.commodities):
+        prefix = f"commodities.{row}."
+        values |= {
+            prefix + "product_name": commodity.product_name,
+            prefix + "hts_code": commodity.hts_code,
+            prefix + "organic_standard": commodity.organic_standard.value,
+            prefix + "net_kg": str(commodity.net_kg),
+            prefix + "lot_numbers": ", ".join(commodity.lot_numbers),
+        }
+        for supplier in commodity.suppliers:
+            values[prefix + "supplier_name"] = supplier.name
+            values[prefix + "supplier_tc"] = supplier.transaction_certificate or ""
+            if supplier.certified_by_certifier:
+                values[prefix + "supplier_certified"] = "on"
+    declarations = form.declarations
+    for name in ("packing_list_applicable", "phytosanitary_certificate_applicable"):
+        if getattr(declarations, name):
+            values[f"declarations.{name}"] = "on"
+    for additional in declarations.additional_documents_required:
+        values[f"declarations.additional.{additional.value}"] = "on"
+    return values
 
 
 def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile, str, str | None]]:

@@ -21,11 +21,11 @@ from starlette.datastructures import FormData, UploadFile
 
 from activities.records import RequestSummary
 from domain.request import AdditionalDocument, DocumentKind, OrganicStandard, TransportMode
-from domain.state import CertificateStatus, RequestState, RequestStatus
+from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus, Requirement
 from starter import auth
 from starter.api.deps import SESSION_COOKIE, AppSettings, Db, Documents, Now, Requests, session_lifetime
 from starter.api.errors import ApiError, field_errors
-from starter.api.routes.actions import ACTION_BY_NAME, body_model, take_action
+from starter.api.routes.actions import ACTION_BY_NAME, body_model, correct, take_action
 from starter.api.routes.documents import deliver_documents, request_documents, store_uploads
 from starter.api.routes.requests import RequestSubmission, submit
 from starter.api.visibility import visible_state
@@ -54,6 +54,7 @@ DONE = {
     "approve": "Approved: the NOPICs are being issued.",
     "request-corrections": "The exporter has been asked for corrections.",
     "refuse": "The request is refused.",
+    "correct-request-data": "The corrected data are sent.",
     "withdraw": "The request is withdrawn.",
     "record-certificate": "The NOPIC number is recorded.",
     "transport-document": "The definitive transport document is delivered.",
@@ -93,16 +94,24 @@ def urgency(summary: RequestSummary, at: datetime) -> str:
 
 
 @router.get("/login")
-async def login_form(request: Request, next: str = "/ui") -> HTMLResponse:
+async def login_form(request: Request, config: AppSettings, next: str = "/ui") -> HTMLResponse:
     token = new_login_csrf()
     response = _page(request, "login.html", {"csrf": token, "next": _local(next), "error": None})
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=config.cookie_secure,
+        path="/ui/login",
+    )
     return response
 
 
 def _local(path: str) -> str:
     """Only a path on this site: a login link must not send the person elsewhere afterwards."""
-    return path if path.startswith("/") and not path.startswith("//") else "/ui"
+    # "//host" and "/\\host" are read by browsers as another site.
+    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/ui"
 
 
 @router.post("/login")
@@ -226,7 +235,7 @@ async def request_list(
         # An exporter has few requests; what each still lacks comes from the workflow itself.
         open_rows = [r for r in page.items if not r.status.is_final][:50]
         states = await asyncio.gather(*(_state_or_none(requests, r.request_id) for r in open_rows))
-        missing = {s.request_id: [i.description for i in s.missing()] for s in states if s is not None}
+        missing = {s.request_id: [_missing_item(i) for i in s.missing()] for s in states if s is not None}
     context = _base(
         session,
         at,
@@ -237,6 +246,12 @@ async def request_list(
         filters={"status": status, "product": product, "late": late},
     )
     return _page(request, "requests.html", context)
+
+
+def _missing_item(item: ChecklistItem) -> str:
+    if item.required is Requirement.NOW:
+        return item.description
+    return f"{item.description} ({item.required.value.replace('_', ' ')})"
 
 
 # --- submitting a request --------------------------------------------------------------------------
@@ -257,10 +272,26 @@ def _form_context(session: Session, at: datetime, **extra: Any) -> dict[str, Any
 
 
 @router.get("/requests/new")
-async def new_request_form(request: Request, session: Viewer, at: Now) -> HTMLResponse:
+async def new_request_form(
+    request: Request, session: Viewer, pool: Db, requests: Requests, at: Now
+) -> HTMLResponse:
     require_role(session, REVIEWER, EXPORTER)
     values = {"exporter.operation_id": session.user.operation_id or ""}
-    context = _form_context(session, at, values=values, errors=[], idempotency_key=uuid.uuid4().hex)
+    if session.user.role is EXPORTER:
+        # The exporter's own details, as on its latest request, so they are not typed again each time.
+        latest = await list_requests(
+            pool,
+            RequestFilters(exporter=session.user.operation_id),
+            sort=SortKey.RECEIVED_AT,
+            descending=True,
+            limit=1,
+        )
+        state = await _state_or_none(requests, latest.items[0].request_id) if latest.items else None
+        if state is not None:
+            values |= {f"exporter.{k}": str(v) for k, v in state.form.exporter.model_dump().items()}
+    context = _form_context(
+        session, at, values=values, errors=[], idempotency_key=uuid.uuid4().hex, correcting=None
+    )
     return _page(request, "new_request.html", context)
 
 
@@ -303,6 +334,42 @@ async def _store_slots(store: Documents, limit: int, form: FormData) -> list[Any
     for file, kind, supplier in chosen:
         uploads.append((file.filename or "upload", await file.read(limit + 1), DocumentKind(kind), supplier))
     return await store_uploads(store, uploads)
+
+
+@router.get("/requests/{request_id}/correct")
+async def correction_form(
+    request: Request, request_id: str, session: Viewer, requests: Requests, at: Now
+) -> HTMLResponse:
+    require_role(session, REVIEWER, EXPORTER)
+    state = await visible_state(requests, session.user, request_id)
+    values = forms.form_values(state.form)
+    if values is None:
+        raise HTTPException(409, "This request has more than the form shows: correct it with the API or CLI.")
+    context = _form_context(session, at, values=values, errors=[], correcting=state.request_id)
+    return _page(request, "new_request.html", context)
+
+
+@router.post("/requests/{request_id}/correct")
+async def send_correction(
+    request: Request, request_id: str, session: Viewer, requests: Requests, at: Now
+) -> Response:
+    require_role(session, REVIEWER, EXPORTER)
+    form = await checked_form(request, session)
+    errors: list[str] = []
+    try:
+        submission = RequestSubmission.model_validate(forms.submission_data(form))
+        await correct(requests, session.user, request_id, submission, at)
+    except ValidationError as exc:
+        errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
+    except ApiError as exc:
+        errors = [f"{f.field}: {f.message}" for f in exc.fields] or [exc.message]
+    except ActionRefused as exc:
+        errors = [exc.reason]
+    else:
+        return _see_other(f"/ui/requests/{request_id}?done=correct-request-data")
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    context = _form_context(session, at, values=values, errors=errors, correcting=request_id)
+    return _page(request, "new_request.html", context, status_code=422)
 
 
 # --- one request -----------------------------------------------------------------------------------
@@ -358,6 +425,7 @@ async def _request_page(
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
+        correctable=state.status.before_issue and forms.form_values(state.form) is not None,
         kinds=list(DocumentKind),
         slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,

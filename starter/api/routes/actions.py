@@ -18,11 +18,12 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from domain import messages
+from domain.request import NopicRequestForm
 from domain.state import RequestState
-from starter.api.deps import Now, Requests, require
-from starter.api.errors import ErrorResponse
+from starter.api.deps import ExporterOrReviewer, Now, Requests, require
+from starter.api.errors import ApiError, ErrorResponse
 from starter.api.metrics import count_action
-from starter.api.routes.requests import RequestIdPath, invalid
+from starter.api.routes.requests import RequestIdPath, RequestSubmission, invalid
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
 from starter.client import ActionRefused, RequestClient
@@ -110,15 +111,22 @@ async def take_action(
     except ValidationError as exc:
         count_action(spec.name, "invalid")
         raise invalid(exc) from exc
+    return await deliver(requests, request_id, spec.name, action)
+
+
+async def deliver(
+    requests: RequestClient, request_id: str, name: str, action: messages.Action
+) -> RequestState:
+    """Hand the action to the workflow and count how it went."""
     try:
         state = await requests.act(request_id, action)
     except ActionRefused:
-        count_action(spec.name, "refused")
+        count_action(name, "refused")
         raise
     except Exception:
-        count_action(spec.name, "failed")
+        count_action(name, "failed")
         raise
-    count_action(spec.name, "accepted")
+    count_action(name, "accepted")
     return state
 
 
@@ -158,3 +166,54 @@ for _spec in ACTIONS:
     )
 
 ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
+
+
+class CorrectedData(BaseModel):
+    """The whole request form as it should read now; the time of receipt stays the original."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action_id: messages.ActionId | None = Field(
+        default=None, description="Your id for this action; repeating it changes nothing."
+    )
+    form: RequestSubmission
+
+
+@router.post(
+    "/requests/{request_id}/actions/correct-request-data",
+    response_model=RequestState,
+    summary="Send corrected request data (before issue)",
+    description="Who may: exporter or reviewer. Documents already held are kept; new references are added. "
+    "The answer is the request's new state.",
+    responses=_RESPONSES,
+)
+async def correct_request_data(
+    request_id: RequestIdPath, body: CorrectedData, user: ExporterOrReviewer, requests: Requests, at: Now
+) -> RequestState:
+    return await correct(requests, user, request_id, body.form, at, body.action_id)
+
+
+async def correct(
+    requests: RequestClient,
+    user: User,
+    request_id: str,
+    submission: RequestSubmission,
+    at: datetime,
+    action_id: str | None = None,
+) -> RequestState:
+    """Deliver corrected data: the form checked for this user, with the request's own time of receipt."""
+    state = await visible_state(requests, user, request_id)
+    if user.role is UserRole.EXPORTER and submission.exporter.operation_id != user.operation_id:
+        raise ApiError(
+            403, "other_operation", f"form.exporter.operation_id: you act for {user.operation_id} only."
+        )
+    data = submission.model_dump(exclude={"received_at"})
+    try:
+        form = NopicRequestForm.model_validate({**data, "received_at": state.form.received_at})
+    except ValidationError as exc:
+        count_action("correct-request-data", "invalid")
+        raise invalid(exc, "body.form") from exc
+    action = messages.CorrectRequestData(
+        action_id=action_id or f"correct-request-data-{uuid4().hex}", actor=user.actor, at=at, form=form
+    )
+    return await deliver(requests, request_id, "correct-request-data", action)
