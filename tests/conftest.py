@@ -12,6 +12,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +24,7 @@ from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
 from tests.support_dirs import data_dir_outside_pytest_tmp
+from tests.workflow_harness import Service, running_service
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -33,13 +36,32 @@ def service_logging() -> None:
 
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: durable timers of days pass in milliseconds."""
+    """The time-skipping test server, with the service's search attributes: durable timers of days pass in
+    milliseconds, but only while a client waits on a workflow's result or on `env.sleep`. A workflow left
+    waiting with no worker stops that skipping for every later test once its timer fires, so each test
+    ends (or terminates) the workflows it starts."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    # Unlike the dev server, the test server takes search attributes only through the operator service.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTES
+            },
+        )
+    )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+async def workflow_service(time_skipping_env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
+    """The NOPIC request workflow and its activities, over fake ports, on the time-skipping server."""
+    async with running_service(time_skipping_env, task_queue) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

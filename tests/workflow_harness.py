@@ -6,30 +6,28 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.oid import OidActivities
 from activities.records import RecordsActivities
-from domain.messages import SubmitTransportDocument
+from domain.messages import Approve, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
 from tests.fakes import FakeOid, RecordingMailer, RecordingStore
 from tests.requests import document, form_data
-from workflows import search_attributes
-from workflows.nopic_request import NopicRequest
+from workflows.nopic_request import ACTION_REFUSED, NopicRequest
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -70,6 +68,7 @@ class Service:
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     store: RecordingStore = field(default_factory=RecordingStore)
     actions: int = 0
+    started: list[WorkflowHandle[Any, RequestState]] = field(default_factory=list)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -82,7 +81,7 @@ class Service:
     ) -> WorkflowHandle[Any, RequestState]:
         form = form or request_form(await self.now())
         request_id = request_id or f"r-{uuid.uuid4().hex[:12]}"
-        return await self.env.client.start_workflow(
+        handle = await self.env.client.start_workflow(
             NopicRequest.run,
             NopicRequestInput(
                 request_id=request_id, form=form, policy=policy or Policy(), submitted_by=EXPORTER
@@ -90,6 +89,8 @@ class Service:
             id=workflow_id(request_id),
             task_queue=self.task_queue,
         )
+        self.started.append(handle)
+        return handle
 
     def action(self, actor: Actor = REVIEWER, action_id: str | None = None) -> dict[str, Any]:
         """The common part of an action: a fresh action id, the actor and the time."""
@@ -123,11 +124,16 @@ class Service:
 
     async def issued(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
         """Approve a complete request and wait for its NOPICs (api mode)."""
-        from domain.messages import Approve
-
         await self.until_status(handle, RequestStatus.IN_REVIEW)
         await handle.execute_update(NopicRequest.approve, Approve(**self.action()))
         return await self.until_status(handle, RequestStatus.AWAITING_TRANSPORT_DOCUMENT)
+
+    async def active(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Approve, issue, and accept the definitive transport document."""
+        await self.issued(handle)
+        state = await handle.execute_update(NopicRequest.transport_document, self.transport_document())
+        assert state.status is RequestStatus.ACTIVE
+        return state
 
     def transport_document(self, file_id: str = "bl-1", actor: Actor = EXPORTER) -> SubmitTransportDocument:
         reference = document(DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE, file_id)
@@ -143,28 +149,16 @@ class Service:
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json").write_text(history.to_json())
 
-
-_REGISTERED: set[int] = set()
-
-
-async def register_search_attributes(env: WorkflowEnvironment) -> None:
-    """The time-skipping server knows only the search attributes it is told about (once per server)."""
-    if id(env) in _REGISTERED:
-        return
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search_attributes.ALL
-            },
-        )
-    )
-    _REGISTERED.add(id(env))
+    async def terminate_unfinished(self) -> None:
+        """A workflow left waiting without its worker would stop time skipping for every later test."""
+        for handle in self.started:
+            described = await handle.describe()
+            if described.status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("the test is over")
 
 
 @asynccontextmanager
 async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
-    await register_search_attributes(env)
     service = Service(env, task_queue)
     service.oid.register("1234567890", "Organic Trade SA")
     service.oid.register("9876543210", "Green Imports Inc")
@@ -182,12 +176,18 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
             RecordsActivities(service.store).record_change,
         ],
     ):
-        yield service
+        try:
+            yield service
+        finally:
+            await service.terminate_unfinished()
 
 
-def days_before(deadline: datetime, days: float) -> datetime:
-    return deadline - timedelta(days=days)
-
-
-def on(day: date) -> str:
-    return day.isoformat()
+async def refusal(update: Awaitable[Any]) -> str:
+    """The reason the workflow gives for refusing this update (which must be refused)."""
+    try:
+        await update
+    except WorkflowUpdateFailedError as failed:
+        assert isinstance(failed.cause, ApplicationError), failed.cause
+        assert failed.cause.type == ACTION_REFUSED
+        return failed.cause.message
+    raise AssertionError("the update was accepted")
