@@ -61,7 +61,9 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
     await service.save_history(handle, "complete_request_approved")
 
 
-async def test_approval_is_refused_while_a_document_required_now_is_missing(workflow_service: Service) -> None:
+async def test_approval_is_refused_while_a_document_required_now_is_missing(
+    workflow_service: Service,
+) -> None:
     service = workflow_service
     handle = await service.start(request_form(await service.now(), documents=WITHOUT_INVOICE))
     state = await service.until_status(handle, RequestStatus.AWAITING_DOCUMENTS)
