@@ -67,7 +67,7 @@ async def test_approval_is_refused_while_a_document_required_now_is_missing(
     service = workflow_service
     handle = await service.start(request_form(await service.now(), documents=WITHOUT_INVOICE))
     state = await service.until_status(handle, RequestStatus.AWAITING_DOCUMENTS)
-    [told] = service.mailer.of_kind("missing_documents")
+    told = await service.mailed("missing_documents", "exporter")
     assert [item.item for item in told.missing] == ["commercial_invoice"]
 
     reason = await refusal(handle.execute_update(NopicRequest.approve, Approve(**service.action())))
@@ -124,7 +124,7 @@ async def test_refused_request_ends_refused_and_the_exporter_is_told_why(workflo
 
     refused = Refuse(**service.action(), reason="the supplier's certificate was suspended")
     await handle.execute_update(NopicRequest.refuse, refused)
-    state = await handle.result()
+    state = await service.result(handle)
     assert state.status is RequestStatus.REFUSED
     assert state.outcome == "the supplier's certificate was suspended"
     [told] = service.mailer.of_kind("request_refused")
@@ -145,7 +145,7 @@ async def test_exporter_withdraws_before_issue_and_the_review_team_is_told(workf
 
     withdrawn = Withdraw(**service.action(EXPORTER), reason="the buyer cancelled the order")
     await handle.execute_update(NopicRequest.withdraw, withdrawn)
-    state = await handle.result()
+    state = await service.result(handle)
     assert state.status is RequestStatus.WITHDRAWN
     assert state.outcome == "the buyer cancelled the order"
     [told] = service.mailer.of_kind("request_withdrawn")

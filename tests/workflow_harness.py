@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
+from activities.notifications import Notification, NotificationActivities
 from activities.oid import OidActivities
 from activities.records import RecordsActivities
 from domain.messages import Approve, SubmitTransportDocument
@@ -30,6 +30,9 @@ from tests.requests import document, form_data
 from workflows.nopic_request import ACTION_REFUSED, NopicRequest
 
 HISTORIES = Path(__file__).parent / "histories"
+
+# Seconds of real time a skip to a far instant may take; it takes well under one.
+SKIP_LIMIT = 30
 
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
@@ -68,7 +71,6 @@ class Service:
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     store: RecordingStore = field(default_factory=RecordingStore)
     actions: int = 0
-    started: list[WorkflowHandle[Any, RequestState]] = field(default_factory=list)
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -81,7 +83,7 @@ class Service:
     ) -> WorkflowHandle[Any, RequestState]:
         form = form or request_form(await self.now())
         request_id = request_id or f"r-{uuid.uuid4().hex[:12]}"
-        handle = await self.env.client.start_workflow(
+        return await self.env.client.start_workflow(
             NopicRequest.run,
             NopicRequestInput(
                 request_id=request_id, form=form, policy=policy or Policy(), submitted_by=EXPORTER
@@ -89,8 +91,6 @@ class Service:
             id=workflow_id(request_id),
             task_queue=self.task_queue,
         )
-        self.started.append(handle)
-        return handle
 
     def action(self, actor: Actor = REVIEWER, action_id: str | None = None) -> dict[str, Any]:
         """The common part of an action: a fresh action id, the actor and the time."""
@@ -100,6 +100,14 @@ class Service:
             "actor": actor,
             "at": datetime.now().astimezone(),
         }
+
+    async def result(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Let the request run to its end: time skips while we wait (bounded, so a stuck skip fails)."""
+        return await asyncio.wait_for(handle.result(), SKIP_LIMIT)
+
+    async def sleep_until(self, instant: datetime) -> None:
+        """Let time skip to `instant`, firing every timer due before it, then hold the clock there."""
+        await asyncio.wait_for(self.env.sleep(instant - await self.now()), SKIP_LIMIT)
 
     async def state(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
         return await handle.query(NopicRequest.state)
@@ -116,6 +124,16 @@ class Service:
         raise AssertionError(
             f"never reached: {what}; status {state.status}, issuance {state.issuance_blocked}"
         )
+
+    async def mailed(self, kind: str, audience: str) -> Notification:
+        """The message of `kind` to `audience`, once the workflow has sent it."""
+        for _ in range(200):
+            sent = [n for n in self.mailer.of_kind(kind) if n.audience == audience]
+            if sent:
+                [notification] = sent
+                return notification
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never sent: {kind} to {audience}")
 
     async def until_status(
         self, handle: WorkflowHandle[Any, RequestState], status: RequestStatus
@@ -149,13 +167,6 @@ class Service:
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json").write_text(history.to_json())
 
-    async def terminate_unfinished(self) -> None:
-        """A workflow left waiting without its worker would stop time skipping for every later test."""
-        for handle in self.started:
-            described = await handle.describe()
-            if described.status is WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("the test is over")
-
 
 @asynccontextmanager
 async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
@@ -176,10 +187,12 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
             RecordsActivities(service.store).record_change,
         ],
     ):
-        try:
-            yield service
-        finally:
-            await service.terminate_unfinished()
+        yield service
+
+
+def at_instant(happened: datetime, due: datetime) -> bool:
+    """A timer fires at its instant, plus the moment the server takes to hand the task over."""
+    return due <= happened < due + timedelta(seconds=30)
 
 
 async def refusal(update: Awaitable[Any]) -> str:
