@@ -160,12 +160,14 @@ class Service:
     async def save_history(
         self, handle: WorkflowHandle[Any, RequestState], name: str, run_id: str | None = None
     ) -> None:
-        """With NOPIC_SAVE_HISTORIES=1, keep this run's history for the replay test."""
-        if os.environ.get("NOPIC_SAVE_HISTORIES") != "1":
+        """With NOPIC_SAVE_HISTORIES=1, keep this run's history for the replay test, unless one is saved:
+        a committed history stands for requests under way and must keep replaying as it is."""
+        path = HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json"
+        if os.environ.get("NOPIC_SAVE_HISTORIES") != "1" or path.exists():
             return
         history = await self.env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json").write_text(history.to_json())
+        path.write_text(history.to_json())
 
 
 @asynccontextmanager
