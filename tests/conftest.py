@@ -12,6 +12,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,6 +24,7 @@ from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
 from tests.servers import RunningSandbox, serve_in_process
 from tests.support_dirs import data_dir_outside_pytest_tmp
+from tests.workflow_harness import Service, running_service
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -31,15 +34,45 @@ def service_logging() -> None:
     configure_logging()
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: durable timers of days pass in milliseconds."""
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, with the service's search attributes. Durable timers of days pass in
+    milliseconds, but only while a client waits on a workflow's result or on `env.sleep`, and only while no
+    workflow has a task or activity outstanding: a workflow left waiting without its worker stops skipping
+    once its timer fires, and one terminated during an activity stops it for good (the server never lets
+    go of that activity). Starting one takes about 0.1 s."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    yield env
-    await env.shutdown()
+    # Unlike the dev server, the test server takes search attributes only through the operator service.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server for the session, for tests whose workflows run to their end."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def workflow_service(task_queue: str) -> AsyncIterator[Service]:
+    """The NOPIC request workflow and its activities, over fake ports, on a time-skipping server of this
+    test's own: a request the test leaves half-way cannot stop time skipping for any other test."""
+    async with time_skipping_server() as env, running_service(env, task_queue) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from temporalio import activity
+
 from activities.notifications import Notification, Sent
 from activities.oid import (
     CERTIFIED,
@@ -68,9 +70,12 @@ class FakeOid:
 @dataclass
 class RecordingMailer:
     sent: dict[str, Notification] = field(default_factory=dict)
+    sent_at: dict[str, datetime] = field(default_factory=dict)
 
     async def send(self, notification: Notification) -> Sent:
         self.sent.setdefault(notification.event_id, notification)
+        # The server's clock (skipped time on the time-skipping server), not this machine's.
+        self.sent_at.setdefault(notification.event_id, activity.info().current_attempt_scheduled_time)
         return Sent(event_id=notification.event_id, recipients=[notification.audience.value])
 
     def kinds(self) -> list[tuple[str, str]]:
@@ -78,6 +83,9 @@ class RecordingMailer:
 
     def of_kind(self, kind: str) -> list[Notification]:
         return [n for n in self.sent.values() if n.kind == kind]
+
+    def times_of(self, kind: str) -> list[datetime]:
+        return [self.sent_at[n.event_id] for n in self.of_kind(kind)]
 
 
 @dataclass

@@ -6,32 +6,33 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
+from activities.notifications import Notification, NotificationActivities
 from activities.oid import OidActivities
 from activities.records import RecordsActivities
-from domain.messages import SubmitTransportDocument
+from domain.messages import Approve, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
 from tests.fakes import FakeOid, RecordingMailer, RecordingStore
 from tests.requests import document, form_data
-from workflows import search_attributes
-from workflows.nopic_request import NopicRequest
+from workflows.nopic_request import ACTION_REFUSED, NopicRequest
 
 HISTORIES = Path(__file__).parent / "histories"
+
+# Seconds of real time a skip to a far instant may take; it takes well under one.
+SKIP_LIMIT = 30
 
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
@@ -100,6 +101,14 @@ class Service:
             "at": datetime.now().astimezone(),
         }
 
+    async def result(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Let the request run to its end: time skips while we wait (bounded, so a stuck skip fails)."""
+        return await asyncio.wait_for(handle.result(), SKIP_LIMIT)
+
+    async def sleep_until(self, instant: datetime) -> None:
+        """Let time skip to `instant`, firing every timer due before it, then hold the clock there."""
+        await asyncio.wait_for(self.env.sleep(instant - await self.now()), SKIP_LIMIT)
+
     async def state(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
         return await handle.query(NopicRequest.state)
 
@@ -116,6 +125,16 @@ class Service:
             f"never reached: {what}; status {state.status}, issuance {state.issuance_blocked}"
         )
 
+    async def mailed(self, kind: str, audience: str) -> Notification:
+        """The message of `kind` to `audience`, once the workflow has sent it."""
+        for _ in range(200):
+            sent = [n for n in self.mailer.of_kind(kind) if n.audience == audience]
+            if sent:
+                [notification] = sent
+                return notification
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never sent: {kind} to {audience}")
+
     async def until_status(
         self, handle: WorkflowHandle[Any, RequestState], status: RequestStatus
     ) -> RequestState:
@@ -123,11 +142,16 @@ class Service:
 
     async def issued(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
         """Approve a complete request and wait for its NOPICs (api mode)."""
-        from domain.messages import Approve
-
         await self.until_status(handle, RequestStatus.IN_REVIEW)
         await handle.execute_update(NopicRequest.approve, Approve(**self.action()))
         return await self.until_status(handle, RequestStatus.AWAITING_TRANSPORT_DOCUMENT)
+
+    async def active(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Approve, issue, and accept the definitive transport document."""
+        await self.issued(handle)
+        state = await handle.execute_update(NopicRequest.transport_document, self.transport_document())
+        assert state.status is RequestStatus.ACTIVE
+        return state
 
     def transport_document(self, file_id: str = "bl-1", actor: Actor = EXPORTER) -> SubmitTransportDocument:
         reference = document(DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE, file_id)
@@ -136,35 +160,18 @@ class Service:
     async def save_history(
         self, handle: WorkflowHandle[Any, RequestState], name: str, run_id: str | None = None
     ) -> None:
-        """With NOPIC_SAVE_HISTORIES=1, keep this run's history for the replay test."""
-        if os.environ.get("NOPIC_SAVE_HISTORIES") != "1":
+        """With NOPIC_SAVE_HISTORIES=1, keep this run's history for the replay test, unless one is saved:
+        a committed history stands for requests under way and must keep replaying as it is."""
+        path = HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json"
+        if os.environ.get("NOPIC_SAVE_HISTORIES") != "1" or path.exists():
             return
         history = await self.env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
         HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json").write_text(history.to_json())
-
-
-_REGISTERED: set[int] = set()
-
-
-async def register_search_attributes(env: WorkflowEnvironment) -> None:
-    """The time-skipping server knows only the search attributes it is told about (once per server)."""
-    if id(env) in _REGISTERED:
-        return
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search_attributes.ALL
-            },
-        )
-    )
-    _REGISTERED.add(id(env))
+        path.write_text(history.to_json())
 
 
 @asynccontextmanager
 async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
-    await register_search_attributes(env)
     service = Service(env, task_queue)
     service.oid.register("1234567890", "Organic Trade SA")
     service.oid.register("9876543210", "Green Imports Inc")
@@ -185,9 +192,17 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
         yield service
 
 
-def days_before(deadline: datetime, days: float) -> datetime:
-    return deadline - timedelta(days=days)
+def at_instant(happened: datetime, due: datetime) -> bool:
+    """A timer fires at its instant, plus the moment the server takes to hand the task over."""
+    return due <= happened < due + timedelta(seconds=30)
 
 
-def on(day: date) -> str:
-    return day.isoformat()
+async def refusal(update: Awaitable[Any]) -> str:
+    """The reason the workflow gives for refusing this update (which must be refused)."""
+    try:
+        await update
+    except WorkflowUpdateFailedError as failed:
+        assert isinstance(failed.cause, ApplicationError), failed.cause
+        assert failed.cause.type == ACTION_REFUSED
+        return failed.cause.message
+    raise AssertionError("the update was accepted")
