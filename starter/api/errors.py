@@ -82,14 +82,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 def field_errors(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
     """Pydantic's errors, one per field, named by their dotted path (under `prefix` when given)."""
-    return [
-        FieldError(
-            field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
-            rule=error["type"],
-            message=str(error["msg"]).removeprefix("Value error, "),
-        )
-        for error in errors
-    ]
+    return [_field_error(error, prefix) for error in errors]
+
+
+def _field_error(error: Any, prefix: str) -> FieldError:
+    if error["type"] == "json_invalid":
+        # FastAPI puts the character position where the field would be: the field is the body itself.
+        position = error["loc"][-1]
+        reason = (error.get("ctx") or {}).get("error", "")
+        message = f"is not valid JSON (at character {position}{': ' + reason if reason else ''})"
+        return FieldError(field="body", rule="json_invalid", message=message)
+    return FieldError(
+        field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
+        rule=error["type"],
+        message=str(error["msg"]).removeprefix("Value error, "),
+    )
 
 
 def invalid_fields(fields: list[FieldError]) -> ApiError:
