@@ -21,7 +21,7 @@ from domain import messages
 from domain.request import NopicRequestForm
 from domain.state import RequestState
 from starter.api.deps import ExporterOrReviewer, Now, Requests, require
-from starter.api.errors import ApiError, ErrorResponse
+from starter.api.errors import ApiError, ErrorResponse, FieldError
 from starter.api.metrics import count_action
 from starter.api.routes.requests import RequestIdPath, RequestSubmission, invalid
 from starter.api.text import refuse_control_characters
@@ -221,3 +221,11 @@ async def correct(
     )
     return await deliver(requests, request_id, "correct-request-data", action)
 
+
+# Last, so every real action's route matches first: any other name is an unknown action, said plainly.
+@router.post("/requests/{request_id}/actions/{action}", include_in_schema=False)
+async def unknown_action(request_id: RequestIdPath, action: str, _: ExporterOrReviewer) -> None:
+    names = ", ".join([*ACTION_BY_NAME, "correct-request-data"])
+    message = f"there is no action {action!r}; the actions are: {names}"
+    fields = [FieldError(field="action", rule="unknown_action", message=message)]
+    raise ApiError(404, "unknown_action", message, fields)
