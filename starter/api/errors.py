@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -129,11 +130,31 @@ async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "engine_unavailable", str(exc))
 
 
+# What asyncpg raises while PostgreSQL is away: no server to connect to, or it went away mid-call.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    ConnectionError,
+    FileNotFoundError,  # the server's Unix socket is gone
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", error=repr(exc))
+    return error_response(
+        503, "database_unavailable", "The database does not answer; nothing was changed, try again shortly."
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ActionRefused, _action_refused)
     app.add_exception_handler(RequestNotFound, _request_not_found)
     app.add_exception_handler(EngineUnavailable, _engine_unavailable)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
