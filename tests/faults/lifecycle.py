@@ -99,19 +99,17 @@ async def run_lifecycles(stack: FaultStack, count: int, tag: str, concurrency: i
 
         loop = asyncio.get_running_loop()
         started = loop.time()
+        async def deliver(request_id: str) -> None:
+            action = {"action_id": f"transport-{request_id}", "document": bill}
+            await call(exporter, "POST", f"/requests/{request_id}/actions/transport-document", json=action)
+
         ids: list[str] = await bounded(count, concurrency, submit_and_approve)
         print(f"{count} submitted and approved in {loop.time() - started:.1f} s")
         waiting = set(ids)
         deadline = loop.time() + RETRY_FOR
         while waiting:
             issued = sorted(waiting & await ids_with_status(exporter, "awaiting_transport_document"))
-
-            async def deliver(index: int) -> None:
-                request_id = issued[index]
-                action = {"action_id": f"transport-{request_id}", "document": bill}
-                await call(exporter, "POST", f"/requests/{request_id}/actions/transport-document", json=action)
-
-            await bounded(len(issued), concurrency, deliver)
+            await bounded(len(issued), concurrency, lambda i, ready=issued: deliver(ready[i]))
             waiting -= set(issued)
             assert loop.time() < deadline, f"{len(waiting)} requests never had their NOPICs issued"
             if waiting:
@@ -172,11 +170,11 @@ async def assert_nothing_lost_nothing_twice(stack: FaultStack, ids: list[str]) -
     # Exporter and importer each get the NOPIC data of each request: one Message-ID per request and
     # audience; a message sent again by a retried activity would show up as a repeated Message-ID.
     for _ in range(100):
-        issued = await asyncio.to_thread(stack.message_ids, "nopic_issued")
+        issued = await asyncio.to_thread(stack.message_ids, set(ids), "nopic_issued")
         if len(set(issued)) >= 2 * len(ids):
             break
         await asyncio.sleep(0.2)
     assert len(set(issued)) == 2 * len(ids)
-    every = await asyncio.to_thread(stack.message_ids)
+    every = await asyncio.to_thread(stack.message_ids, set(ids))
     repeated = sorted({m for m in every if every.count(m) > 1})
     assert not repeated, f"{len(repeated)} messages delivered more than once: {repeated[:5]}"

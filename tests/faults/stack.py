@@ -13,11 +13,13 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -105,24 +107,32 @@ class FaultStack:
             )
             answer.raise_for_status()
 
-    def message_ids(self, kind: str | None = None) -> list[str]:
-        """The Message-ID of every message the SMTP sink received (of one kind), repeats included."""
+    def message_ids(self, requests: set[str], kind: str | None = None) -> list[str]:
+        """The Message-ID of every message about these requests (of one kind) the SMTP sink received,
+        repeats included."""
         parser = BytesParser(policy=policy.default)
         ids = []
         for path in self.settings.outbox_dir.glob("*.eml"):
             message = parser.parsebytes(path.read_bytes())
-            if kind is None or message["X-Nopic-Kind"] == kind:
+            if message["X-Nopic-Request-Id"] in requests and kind in (None, message["X-Nopic-Kind"]):
                 ids.append(str(message["Message-ID"]))
         return ids
+
+
+def _home() -> Path:
+    shm = Path("/dev/shm")
+    if shm.is_dir():
+        return Path(tempfile.mkdtemp(prefix="nopic-faults-", dir=shm))
+    return data_dir_outside_pytest_tmp("faults")
 
 
 @asynccontextmanager
 async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
     """Start the whole stack under a home of its own; `extra` adds NOPIC_* variables (e.g. the worker's
     caps). The home is not under pytest's tmp_path: PostgreSQL's user must reach its data folder."""
-    home = data_dir_outside_pytest_tmp("faults")
-    pgdata = home / "pgdata"
-    postgres = await asyncio.to_thread(start_embedded_postgres, pgdata)
+    # In memory where there is a tmpfs: the Temporal SQLite file and PostgreSQL then cost no disk syncs.
+    home = await asyncio.to_thread(_home)
+    postgres = await asyncio.to_thread(start_embedded_postgres, home / "pgdata")
     database_url = with_database(postgres.get_uri(), DATABASE_NAME)
     await ensure_database(database_url)
     sandbox_port = free_port()
