@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.common import RetryPolicy
-from temporalio.workflow import ActivityHandle
 from temporalio.worker import (
     Interceptor,
     StartActivityInput,
@@ -21,6 +20,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from temporalio.workflow import ActivityHandle
 
 
 def _shorter(value: timedelta | None, cap: timedelta | None) -> timedelta | None:
