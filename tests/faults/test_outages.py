@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from starter.stack import _Running
 from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
 from tests.faults.stack import FaultStack, fault_stack
 
@@ -50,24 +51,27 @@ async def through_an_outage(
     return ids
 
 
-async def test_temporal_stopped_and_started_again_loses_nothing(stack: FaultStack) -> None:
-    stopped = None
+def child_away(stack: FaultStack, name: str) -> tuple[Callable[[], Awaitable[None]], ...]:
+    """Stop one process of the stack (SIGTERM, as the supervisor does), and start it again."""
+    stopped: list[_Running] = []
 
     async def down() -> None:
-        nonlocal stopped
-        stopped = await stack.stop("temporal")
+        stopped.append(await stack.stop(name))
 
     async def up() -> None:
-        assert stopped is not None
-        await stack.start(stopped)
+        await stack.start(stopped.pop())
 
+    return down, up
+
+
+async def test_temporal_stopped_and_started_again_loses_nothing(stack: FaultStack) -> None:
     async def engine_unavailable() -> None:
         async with stack.client(stack.reviewer) as http:
             answer = await http.get(f"/requests/{'R00000000-00000000'}")
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "engine_unavailable"
 
-    await through_an_outage(stack, "temporal", down, up, engine_unavailable)
+    await through_an_outage(stack, "temporal", *child_away(stack, "temporal"), engine_unavailable)
 
 
 async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stack: FaultStack) -> None:
@@ -85,14 +89,4 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
 
 
 async def test_smtp_away_for_a_while_delivers_every_message_once_after(stack: FaultStack) -> None:
-    stopped = None
-
-    async def down() -> None:
-        nonlocal stopped
-        stopped = await stack.stop("smtp_sink")
-
-    async def up() -> None:
-        assert stopped is not None
-        await stack.start(stopped)
-
-    await through_an_outage(stack, "smtp", down, up)
+    await through_an_outage(stack, "smtp", *child_away(stack, "smtp_sink"))

@@ -37,7 +37,7 @@ async def test_requests_survive_the_worker_killed_at_random_moments(stack: Fault
     print(f"NOPIC_FAULTS_SEED={SEED} NOPIC_FAULTS_REQUESTS={REQUESTS} NOPIC_FAULTS_KILLS={KILLS}")
     rng = random.Random(SEED)
     await stack.set_oid_faults(Faults(error_rate=0.2, latency_ms=10, timeout_rate=0.02, timeout_seconds=2))
-    lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, "kill"))
+    lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, "kill", concurrency=32))
     kills = 0
     while kills < KILLS and not lifecycles.done():
         await asyncio.wait({lifecycles}, timeout=rng.uniform(1.0, 6.0))
