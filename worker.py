@@ -45,7 +45,7 @@ def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence
     """The activities, built on the real adapters: OID over HTTP, SMTP, PostgreSQL."""
     oid = OidActivities(HttpOidGateway.from_settings(settings))
     mailer = SmtpMailer(settings)
-    notifications = NotificationActivities(mailer)
+    notifications = NotificationActivities(mailer, db)
     records = RecordsActivities(PgRecordsStore(db))
     digest = DigestActivities(db, mailer, settings.review_team_email)
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
@@ -17,6 +17,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
+
+if TYPE_CHECKING:  # only a type here: workflows import this module, and their sandbox needs no asyncpg
+    import asyncpg
 
 
 class Audience(StrEnum):
@@ -120,9 +123,27 @@ class Mailer(Protocol):
 
 
 class NotificationActivities:
-    def __init__(self, mailer: Mailer) -> None:
+    """`db`, when given, keeps a ledger of delivered messages (`sent_messages`): SMTP cannot take a message
+    back, so a retry after a delivery whose completion was lost answers from the ledger instead of sending
+    it again. What remains is the moment between the server's acceptance and the ledger's write."""
+
+    def __init__(self, mailer: Mailer, db: asyncpg.Pool | None = None) -> None:
         self._mailer = mailer
+        self._db = db
 
     @activity.defn
     async def notify(self, notification: Notification) -> Sent:
-        return await self._mailer.send(notification)
+        if self._db is not None:
+            recipients = await self._db.fetchval(
+                "SELECT recipients FROM sent_messages WHERE event_id = $1", notification.event_id
+            )
+            if recipients is not None:
+                return Sent(event_id=notification.event_id, recipients=list(recipients))
+        sent = await self._mailer.send(notification)
+        if self._db is not None:
+            await self._db.execute(
+                "INSERT INTO sent_messages (event_id, recipients) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                sent.event_id,
+                sent.recipients,
+            )
+        return sent
