@@ -7,6 +7,7 @@ a retried activity sends the same message.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
 
-if TYPE_CHECKING:  # only a type here: workflows import this module, and their sandbox needs no asyncpg
+if TYPE_CHECKING:
     import asyncpg
 
 
@@ -141,9 +142,27 @@ class NotificationActivities:
                 return Sent(event_id=notification.event_id, recipients=list(recipients))
         sent = await self._mailer.send(notification)
         if self._db is not None:
-            await self._db.execute(
-                "INSERT INTO sent_messages (event_id, recipients) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                sent.event_id,
-                sent.recipients,
-            )
+            await self._remember(sent)
         return sent
+
+    async def _remember(self, sent: Sent) -> None:
+        """Write the ledger row; the message is out, so keep trying (the database may be restarting) for
+        most of the attempt's time rather than fail the attempt and have the retry send it again."""
+        import asyncpg  # here, not at the top: workflows import this module, their sandbox needs no asyncpg
+
+        assert self._db is not None
+        loop = asyncio.get_running_loop()
+        attempt_time = activity.info().start_to_close_timeout or timedelta(0)
+        deadline = loop.time() + 0.8 * attempt_time.total_seconds()
+        while True:
+            try:
+                await self._db.execute(
+                    "INSERT INTO sent_messages (event_id, recipients) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    sent.event_id,
+                    sent.recipients,
+                )
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)

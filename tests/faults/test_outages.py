@@ -23,7 +23,8 @@ OUTAGE_SECONDS = float(os.environ.get("NOPIC_FAULTS_OUTAGE_SECONDS", "4"))
 @pytest.fixture(scope="module")
 async def stack() -> AsyncIterator[FaultStack]:
     async with fault_stack(
-        NOPIC_ACTIVITY_TIMEOUT_CAP_SECONDS="5",
+        # Longer than an outage: an attempt outlasts the database's absence to write the mail ledger.
+        NOPIC_ACTIVITY_TIMEOUT_CAP_SECONDS="10",
         NOPIC_ACTIVITY_RETRY_CAP_SECONDS="1",
     ) as running:
         yield running
