@@ -24,6 +24,7 @@ from activities.oid import OidActivities
 from activities.oid_http import HttpOidGateway
 from activities.records import RecordsActivities
 from activities.records_pg import PgRecordsStore
+from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
 from core.logging import configure_logging, get_logger
 from core.probes import Probes
@@ -44,7 +45,7 @@ def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence
     """The activities, built on the real adapters: OID over HTTP, SMTP, PostgreSQL."""
     oid = OidActivities(HttpOidGateway.from_settings(settings))
     mailer = SmtpMailer(settings)
-    notifications = NotificationActivities(mailer)
+    notifications = NotificationActivities(mailer, db)
     records = RecordsActivities(PgRecordsStore(db))
     digest = DigestActivities(db, mailer, settings.review_team_email)
     return [
@@ -72,6 +73,10 @@ def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker
         activities=registered_activities,
         # On stop, activities in hand get this long to finish before they are cancelled (and retried later).
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Unset in production; test stacks shorten what a killed worker's activities cost (see the module).
+        interceptors=activity_caps(
+            settings.activity_timeout_cap_seconds, settings.activity_retry_cap_seconds
+        ),
     )
 
 

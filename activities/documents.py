@@ -120,6 +120,9 @@ class DocumentStore:
             raise DocumentRejected(
                 f"file name: must be 1 to {_MAX_NAME} printable characters, got {original_name!r}"
             )
+        if "/" in name or "\\" in name or name in {".", ".."}:
+            # Never used as a path here; refused all the same, so no later reader is tempted to.
+            raise DocumentRejected(f"file name: must be a file name, not a path, got {original_name!r}")
         media_type = sniff_media_type(content)
         if media_type is None:
             raise DocumentRejected(

@@ -7,9 +7,10 @@ a retried activity sends the same message.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
@@ -17,6 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 class Audience(StrEnum):
@@ -120,9 +124,45 @@ class Mailer(Protocol):
 
 
 class NotificationActivities:
-    def __init__(self, mailer: Mailer) -> None:
+    """`db`, when given, keeps a ledger of delivered messages (`sent_messages`): SMTP cannot take a message
+    back, so a retry after a delivery whose completion was lost answers from the ledger instead of sending
+    it again. What remains is the moment between the server's acceptance and the ledger's write."""
+
+    def __init__(self, mailer: Mailer, db: asyncpg.Pool | None = None) -> None:
         self._mailer = mailer
+        self._db = db
 
     @activity.defn
     async def notify(self, notification: Notification) -> Sent:
-        return await self._mailer.send(notification)
+        if self._db is not None:
+            recipients = await self._db.fetchval(
+                "SELECT recipients FROM sent_messages WHERE event_id = $1", notification.event_id
+            )
+            if recipients is not None:
+                return Sent(event_id=notification.event_id, recipients=list(recipients))
+        sent = await self._mailer.send(notification)
+        if self._db is not None:
+            await self._remember(sent)
+        return sent
+
+    async def _remember(self, sent: Sent) -> None:
+        """Write the ledger row; the message is out, so keep trying (the database may be restarting) for
+        most of the attempt's time rather than fail the attempt and have the retry send it again."""
+        import asyncpg  # here, not at the top: workflows import this module, their sandbox needs no asyncpg
+
+        assert self._db is not None
+        loop = asyncio.get_running_loop()
+        attempt_time = activity.info().start_to_close_timeout or timedelta(0)
+        deadline = loop.time() + 0.8 * attempt_time.total_seconds()
+        while True:
+            try:
+                await self._db.execute(
+                    "INSERT INTO sent_messages (event_id, recipients) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    sent.event_id,
+                    sent.recipients,
+                )
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     review_team_email: str = "review-team@certifier.example"
     digest_hour: int = Field(default=7, ge=0, le=23)
 
+    # Caps on every activity's start-to-close timeout (how long a worker that died mid-activity is waited
+    # for before the activity is retried elsewhere) and on its retry backoff; none keeps the workflow's own.
+    # For test stacks and impatient development only: production keeps the workflow's policies.
+    activity_timeout_cap_seconds: float | None = Field(default=None, gt=0)
+    activity_retry_cap_seconds: float | None = Field(default=None, gt=0)
+
     # Documents.
     max_upload_bytes: int = 20 * 1024 * 1024
 

@@ -20,9 +20,9 @@ def store(db_pool: asyncpg.Pool, tmp_path: Path) -> DocumentStore:
 
 
 async def test_stores_by_content_and_keeps_the_name_as_metadata_only(store: DocumentStore) -> None:
-    document = await store.store(PDF + b"invoice-1", "../../etc/passwd invoice.pdf")
+    document = await store.store(PDF + b"invoice-1", "..invoice (final).pdf")
     assert document.media_type == "application/pdf"
-    assert document.original_name == "../../etc/passwd invoice.pdf"
+    assert document.original_name == "..invoice (final).pdf"
     path = store.path_of(document.sha256)
     assert path.name == document.sha256
     assert path.read_bytes() == PDF + b"invoice-1"
@@ -52,6 +52,7 @@ async def test_recognises_jpeg_by_its_bytes_whatever_the_name(store: DocumentSto
         (PDF + b"x" * 2000, "big.pdf", "more than the limit of 1024 bytes"),
         (PDF, "", "file name: must be 1 to 255 printable characters"),
         (PDF, "a\nb.pdf", "file name: must be 1 to 255 printable characters"),
+        (PDF, "../../etc/passwd", "file name: must be a file name, not a path"),
     ],
 )
 async def test_refuses_with_the_rule_and_keeps_nothing(

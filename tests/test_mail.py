@@ -280,3 +280,17 @@ async def test_a_refused_recipient_is_final_and_an_absent_server_is_retried(tmp_
     with pytest.raises(Exception) as error:
         await absent.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     assert not isinstance(error.value, NotificationUndeliverable)
+
+
+async def test_a_retry_after_a_delivered_message_does_not_send_it_again(
+    sink: tuple[Settings, Path], db_pool: Any
+) -> None:
+    """The first attempt delivered, but its completion was lost (worker killed, server away): the retry
+    answers from the ledger of sent messages."""
+    settings, outbox = sink
+    activities = NotificationActivities(SmtpMailer(settings), db_pool)
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    first = await ActivityEnvironment().run(activities.notify, message)
+    again = await ActivityEnvironment().run(activities.notify, message)
+    assert again == first
+    assert len(delivered(outbox)) == 1

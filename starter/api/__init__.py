@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.temporal import connect
 from starter.api.errors import install_error_handlers
 from starter.api.health import router as health_router
+from starter.api.limits import JsonBodyLimit
 from starter.api.metrics import install_metrics
 from starter.api.routes import actions, documents, requests, users
 from starter.client import RequestClient
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="nopic", summary="NOP Import Certificate requests", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(JsonBodyLimit)
     install_metrics(app)
     app.include_router(health_router)
     for router in (requests.router, actions.router, documents.router, users.router):

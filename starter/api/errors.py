@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -82,14 +83,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 def field_errors(errors: Sequence[Any], prefix: str = "") -> list[FieldError]:
     """Pydantic's errors, one per field, named by their dotted path (under `prefix` when given)."""
-    return [
-        FieldError(
-            field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
-            rule=error["type"],
-            message=str(error["msg"]).removeprefix("Value error, "),
-        )
-        for error in errors
-    ]
+    return [_field_error(error, prefix) for error in errors]
+
+
+def _field_error(error: Any, prefix: str) -> FieldError:
+    if error["type"] == "json_invalid":
+        # FastAPI puts the character position where the field would be: the field is the body itself.
+        position = error["loc"][-1]
+        reason = (error.get("ctx") or {}).get("error", "")
+        message = f"is not valid JSON (at character {position}{': ' + reason if reason else ''})"
+        return FieldError(field="body", rule="json_invalid", message=message)
+    return FieldError(
+        field=".".join(map(str, (prefix, *error["loc"]) if prefix else error["loc"])) or "body",
+        rule=error["type"],
+        message=str(error["msg"]).removeprefix("Value error, "),
+    )
 
 
 def invalid_fields(fields: list[FieldError]) -> ApiError:
@@ -122,11 +130,31 @@ async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "engine_unavailable", str(exc))
 
 
+# What asyncpg raises while PostgreSQL is away: no server to connect to, or it went away mid-call.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    ConnectionError,
+    FileNotFoundError,  # the server's Unix socket is gone
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", error=repr(exc))
+    return error_response(
+        503, "database_unavailable", "The database does not answer; nothing was changed, try again shortly."
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ActionRefused, _action_refused)
     app.add_exception_handler(RequestNotFound, _request_not_found)
     app.add_exception_handler(EngineUnavailable, _engine_unavailable)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -21,9 +21,10 @@ from domain import messages
 from domain.request import NopicRequestForm
 from domain.state import RequestState
 from starter.api.deps import ExporterOrReviewer, Now, Requests, require
-from starter.api.errors import ApiError, ErrorResponse
+from starter.api.errors import ApiError, ErrorResponse, FieldError
 from starter.api.metrics import count_action
 from starter.api.routes.requests import RequestIdPath, RequestSubmission, invalid
+from starter.api.text import refuse_control_characters
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
 from starter.client import ActionRefused, RequestClient
@@ -103,6 +104,7 @@ async def take_action(
     requests: RequestClient, user: User, request_id: str, spec: ActionSpec, body: BaseModel, at: datetime
 ) -> RequestState:
     """Check who may see the request, build the message, deliver it, and count the outcome."""
+    refuse_control_characters(body.model_dump(mode="json"))
     await visible_state(requests, user, request_id)
     data = body.model_dump(exclude={"action_id"})
     action_id = getattr(body, "action_id", None) or f"{spec.name}-{uuid4().hex}"
@@ -202,6 +204,7 @@ async def correct(
     action_id: str | None = None,
 ) -> RequestState:
     """Deliver corrected data: the form checked for this user, with the request's own time of receipt."""
+    refuse_control_characters(submission.model_dump(mode="json"), "body.form")
     state = await visible_state(requests, user, request_id)
     if user.role is UserRole.EXPORTER and submission.exporter.operation_id != user.operation_id:
         raise ApiError(
@@ -217,3 +220,12 @@ async def correct(
         action_id=action_id or f"correct-request-data-{uuid4().hex}", actor=user.actor, at=at, form=form
     )
     return await deliver(requests, request_id, "correct-request-data", action)
+
+
+# Last, so every real action's route matches first: any other name is an unknown action, said plainly.
+@router.post("/requests/{request_id}/actions/{action}", include_in_schema=False)
+async def unknown_action(request_id: RequestIdPath, action: str, _: ExporterOrReviewer) -> None:
+    names = ", ".join([*ACTION_BY_NAME, "correct-request-data"])
+    message = f"there is no action {action!r}; the actions are: {names}"
+    fields = [FieldError(field="action", rule="unknown_action", message=message)]
+    raise ApiError(404, "unknown_action", message, fields)

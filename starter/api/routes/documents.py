@@ -28,17 +28,25 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorResponse, "description": "Signed in, but this role may not do this."},
     404: {"model": ErrorResponse, "description": "No such request or document, or not one of yours."},
     409: {"model": ErrorResponse, "description": "The workflow refused the documents; the message says why."},
+    413: {"model": ErrorResponse, "description": "A file is larger than the upload limit."},
     422: {"model": ErrorResponse, "description": "A file or field breaks a rule; each is named."},
 }
 
 
 def _rejected(field: str, message: str) -> ApiError:
+    message = message.removeprefix("file: ")  # the field names the file already
     return ApiError(
         422,
         "invalid_document",
         f"{field}: {message}",
         [FieldError(field=field, rule="document", message=message)],
     )
+
+
+def _too_large(field: str, limit: int) -> ApiError:
+    message = f"is more than the limit of {limit} bytes"
+    fields = [FieldError(field=field, rule="max_bytes", message=message)]
+    return ApiError(413, "file_too_large", f"{field}: {message}", fields)
 
 
 async def store_uploads(
@@ -128,6 +136,8 @@ async def upload(
     uploads = []
     for position, file in enumerate(files):
         content = await file.read(limit + 1)  # one byte over the limit is enough to refuse it
+        if len(content) > limit:
+            raise _too_large(f"files.{position}", limit)
         name = file.filename or "upload"
         uploads.append((name, content, kind[position], (suppliers[position].strip() if suppliers else None)))
     references = await store_uploads(store, uploads)
@@ -150,7 +160,7 @@ class StoredReference(BaseModel):
     summary="Store one file, for an action that refers to it",
     description="For the transport document of `transport-document` and `record-shipment`: store the file "
     "here, then name it in the action's body. Storing the same content twice gives the same answer.",
-    responses={k: v for k, v in _RESPONSES.items() if k in (401, 403, 422)},
+    responses={k: v for k, v in _RESPONSES.items() if k in (401, 403, 413, 422)},
 )
 async def store_one(
     _: ExporterOrReviewer,
@@ -159,6 +169,8 @@ async def store_one(
     file: Annotated[UploadFile, File(description="A PDF, PNG or JPEG.")],
 ) -> StoredReference:
     content = await file.read(config.max_upload_bytes + 1)
+    if len(content) > config.max_upload_bytes:
+        raise _too_large("file", config.max_upload_bytes)
     try:
         stored = await store.store(content, file.filename or "upload")
     except DocumentRejected as exc:

@@ -29,6 +29,7 @@ from domain.request import (
 from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus
 from starter.api.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
 from starter.api.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from starter.api.text import refuse_control_characters
 from starter.api.visibility import visible_state
 from starter.auth import User, UserRole
 from starter.client import RequestClient
@@ -119,6 +120,7 @@ def build_form(submission: RequestSubmission, user: User, at: datetime) -> Nopic
                 "other_operation",
                 f"exporter.operation_id: you submit for operation {user.operation_id} only.",
             )
+    refuse_control_characters(submission.model_dump(mode="json"))
     data = submission.model_dump(exclude={"received_at"})
     data["received_at"] = submission.received_at or at
     try:

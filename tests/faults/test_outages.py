@@ -1,0 +1,93 @@
+"""Outages of what the service stands on, mid-run: the Temporal server stopped and started again (its
+SQLite file kept), PostgreSQL stopped for a while, the SMTP server away for a while. Requests in flight
+finish, nothing is lost, nothing happens twice; meanwhile the API answers 503 with a reason, never 500."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from starter.stack import _Running
+from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
+from tests.faults.stack import FaultStack, fault_stack
+
+pytestmark = pytest.mark.faults
+
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_OUTAGE_REQUESTS", "10"))
+OUTAGE_SECONDS = float(os.environ.get("NOPIC_FAULTS_OUTAGE_SECONDS", "4"))
+
+
+@pytest.fixture(scope="module")
+async def stack() -> AsyncIterator[FaultStack]:
+    async with fault_stack(
+        # Longer than an outage: an attempt outlasts the database's absence to write the mail ledger.
+        NOPIC_ACTIVITY_TIMEOUT_CAP_SECONDS="10",
+        NOPIC_ACTIVITY_RETRY_CAP_SECONDS="1",
+    ) as running:
+        yield running
+
+
+async def through_an_outage(
+    stack: FaultStack,
+    tag: str,
+    down: Callable[[], Awaitable[None]],
+    up: Callable[[], Awaitable[None]],
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
+) -> list[str]:
+    """Requests start, the outage begins once they are under way, lasts a while, ends; they all finish."""
+    lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, tag, concurrency=5))
+    await asyncio.sleep(1.0)
+    await down()
+    try:
+        if meanwhile is not None:
+            await meanwhile()
+        await asyncio.sleep(OUTAGE_SECONDS)
+    finally:
+        await up()
+    ids = await lifecycles
+    await assert_nothing_lost_nothing_twice(stack, ids)
+    return ids
+
+
+def child_away(stack: FaultStack, name: str) -> tuple[Callable[[], Awaitable[None]], ...]:
+    """Stop one process of the stack (SIGTERM, as the supervisor does), and start it again."""
+    stopped: list[_Running] = []
+
+    async def down() -> None:
+        stopped.append(await stack.stop(name))
+
+    async def up() -> None:
+        await stack.start(stopped.pop())
+
+    return down, up
+
+
+async def test_temporal_stopped_and_started_again_loses_nothing(stack: FaultStack) -> None:
+    async def engine_unavailable() -> None:
+        async with stack.client(stack.reviewer) as http:
+            answer = await http.get(f"/requests/{'R00000000-00000000'}")
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "engine_unavailable"
+
+    await through_an_outage(stack, "temporal", *child_away(stack, "temporal"), engine_unavailable)
+
+
+async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stack: FaultStack) -> None:
+    async def database_unavailable() -> None:
+        async with stack.client(stack.reviewer) as http:
+            answer = await http.get("/requests")
+        assert answer.status_code == 503, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "database_unavailable"
+        assert "database does not answer" in error["message"]
+
+    await through_an_outage(
+        stack, "postgres", stack.stop_postgres, stack.start_postgres, database_unavailable
+    )
+
+
+async def test_smtp_away_for_a_while_delivers_every_message_once_after(stack: FaultStack) -> None:
+    await through_an_outage(stack, "smtp", *child_away(stack, "smtp_sink"))
