@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from domain.messages import (
@@ -14,8 +15,9 @@ from domain.messages import (
 )
 from domain.request import DocumentKind
 from domain.state import CertificateStatus, RequestStatus
+from tests.conftest import time_skipping_server
 from tests.requests import COMPLETE_DOCUMENTS, document
-from tests.workflow_harness import EXPORTER, Service, refusal, request_form
+from tests.workflow_harness import EXPORTER, Service, refusal, request_form, running_service
 from workflows import search_attributes
 from workflows.nopic_request import NopicRequest
 
@@ -202,3 +204,19 @@ async def test_a_repeated_action_id_changes_nothing(workflow_service: Service) -
     assert len(service.oid.nopics) == 2
     assert len(service.mailer.of_kind("documents_received")) == 1
     await service.save_history(handle, "repeated_action_ids")
+
+
+async def test_an_action_sent_before_check_in_waits_for_it_instead_of_being_refused(task_queue: str) -> None:
+    """A client (the temporal CLI, say) may approve in the instant after start: the update reaches the
+    workflow in its very first task, while the request is still `received`."""
+    async with time_skipping_server() as env:
+        early = Service(env, task_queue)
+        handle = await early.start()
+        approval = asyncio.create_task(handle.execute_update(NopicRequest.approve, Approve(**early.action())))
+        await asyncio.sleep(0.5)  # no worker yet: the update waits with the workflow's first task
+        async with running_service(env, task_queue) as service:
+            state = await approval
+            assert state.has_action("a-1")
+            state = await service.until_status(handle, RequestStatus.AWAITING_TRANSPORT_DOCUMENT)
+            assert service.store.actions(state.request_id)[:3] == ["received", "documents_checked", "approve"]
+            await handle.terminate("test over")

@@ -837,6 +837,8 @@ class NopicRequest:
     def _validate(self, action: A, why_not: Callable[[A], str | None]) -> None:
         if self._state.has_action(action.action_id):
             return  # a repeat: the handler answers with the state, changing nothing
+        if self._state.status is Status.RECEIVED:
+            return  # not checked in yet: the handler waits for check-in, then judges the action
         reason = why_not(action)
         if reason is not None:
             raise refused(reason)
