@@ -8,7 +8,9 @@ by a retried activity is recognisably the same message.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, localtime
@@ -88,6 +90,9 @@ class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.templates = MailTemplates(settings.certifier_name, settings.timezone)
+        # Rendering (templates, and the NOPIC PDFs) is CPU work of tens of milliseconds: done beside the
+        # worker's event loop, one message at a time, so workflow tasks and other activities go on meanwhile.
+        self._composer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-compose")
 
     def recipients(self, notification: Notification) -> list[str]:
         match notification.audience:
@@ -161,7 +166,7 @@ class SmtpMailer:
         ]
 
     async def send(self, notification: Notification) -> Sent:
-        message = self.compose(notification)
+        message = await asyncio.get_running_loop().run_in_executor(self._composer, self.compose, notification)
         await self.deliver(message)
         log.info(
             "mail.sent",

@@ -54,6 +54,9 @@ class AuditEntry(BaseModel):
     occurred_at: AwareDatetime
 
 
+_NAME_SEPARATOR = "\x1f"  # as `request_product_text` joins the names
+
+
 def _where(filters: RequestFilters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
@@ -69,7 +72,8 @@ def _where(filters: RequestFilters) -> tuple[str, list[Any]]:
     if filters.importer:
         clauses.append(f"importer_operation_id = {arg(filters.importer)}")
     if filters.late is not None:
-        clauses.append(f"late = {arg(filters.late)}")
+        # Written out, not a parameter, so the planner can use the partial index of late requests.
+        clauses.append("late" if filters.late else "NOT late")
     if filters.customs_deadline_before:
         clauses.append(f"customs_deadline < {arg(filters.customs_deadline_before)}")
     if filters.customs_deadline_after:
@@ -79,7 +83,12 @@ def _where(filters: RequestFilters) -> tuple[str, list[Any]]:
     if filters.product:
         # Substring, case-insensitive; the LIKE wildcards in what the person typed match themselves.
         escaped = filters.product.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(f"EXISTS (SELECT 1 FROM unnest(product_names) p WHERE p ILIKE {arg(f'%{escaped}%')})")
+        pattern = arg(f"%{escaped}%")
+        # Through the trigram index of migration 0011, over the names joined by U+001F: only text holding
+        # that character could match across two names, and only then is each name checked on its own.
+        clauses.append(f"request_product_text(product_names) ILIKE {pattern}")
+        if _NAME_SEPARATOR in filters.product:
+            clauses.append(f"EXISTS (SELECT 1 FROM unnest(product_names) p WHERE p ILIKE {pattern})")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
