@@ -39,7 +39,13 @@ log = get_logger("nopic.worker")
 
 # pydantic imports email_validator (and it idna) on the first EmailStr it checks: inside the sandbox that
 # import would run again for every workflow created, a tenth of the worker's CPU. They are pure functions.
+# Importing them inside the sandbox from several workflow threads at once can also deadlock on the import lock.
 SANDBOX = SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker of the service runs its workflows in (the tests' workers too)."""
+    return SandboxedWorkflowRunner(restrictions=SANDBOX)
 
 
 def workflows() -> Sequence[type]:
@@ -76,7 +82,7 @@ def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker
         task_queue=settings.temporal_task_queue,
         workflows=registered_workflows,
         activities=registered_activities,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SANDBOX),
+        workflow_runner=workflow_runner(),
         # On stop, activities in hand get this long to finish before they are cancelled (and retried later).
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Unset in production; test stacks shorten what a killed worker's activities cost (see the module).

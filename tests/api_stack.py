@@ -37,6 +37,7 @@ from starter.api import create_app
 from starter.auth import NewUser, UserRole
 from starter.smtp_sink import smtp_sink
 from tests.servers import serve_in_process
+from worker import workflow_runner
 from workflows.nopic_request import NopicRequest
 
 EXPORTER_OPERATION = "1000000001"
@@ -131,6 +132,7 @@ async def running_stack(
                 env.client,
                 task_queue=task_queue,
                 workflows=[NopicRequest],
+                workflow_runner=workflow_runner(),
                 activities=[
                     oid.lookup_operation,
                     oid.issue_nopic,

@@ -27,6 +27,7 @@ from domain.request import DocumentKind, NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
 from tests.fakes import FakeOid, RecordingMailer, RecordingStore
 from tests.requests import document, form_data
+from worker import workflow_runner
 from workflows.nopic_request import ACTION_REFUSED, NopicRequest
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -180,6 +181,7 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
         env.client,
         task_queue=task_queue,
         workflows=[NopicRequest],
+        workflow_runner=workflow_runner(),
         activities=[
             oid.lookup_operation,
             oid.issue_nopic,
