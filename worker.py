@@ -39,7 +39,7 @@ log = get_logger("nopic.worker")
 
 # pydantic imports email_validator (and it idna) on the first EmailStr it checks: inside the sandbox that
 # import would run again for every workflow created, a tenth of the worker's CPU. They are pure functions.
-# Importing them inside the sandbox from several workflow threads at once can also deadlock on the import lock.
+# Imported inside the sandbox by several workflow threads at once, they can deadlock on the import lock.
 SANDBOX = SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
 
 
