@@ -22,6 +22,7 @@ from core.db import create_pool, migrate_url, start_embedded_postgres, with_data
 from core.logging import configure_logging
 from oid_sandbox.app import SandboxConfig
 from oid_sandbox.app import create_app as create_sandbox_app
+from tests.api_stack import ApiStack, running_stack
 from tests.servers import RunningSandbox, serve_in_process
 from tests.support_dirs import data_dir_outside_pytest_tmp
 from tests.workflow_harness import Service, running_service
@@ -169,3 +170,17 @@ async def oid_sandbox(tmp_path: Path) -> AsyncIterator[RunningSandbox]:
     )
     async with serve_in_process(app) as url:
         yield RunningSandbox(base_url=url, api_key="test-key", app=app)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    dev_server_env: WorkflowEnvironment,
+    postgres_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[ApiStack]:
+    """The whole service in this process (API, worker, OID sandbox, SMTP sink, a database of its own), one
+    per test module."""
+    home = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    async with running_stack(dev_server_env, postgres_server, TEMPLATE_DATABASE, home) as running:
+        yield running

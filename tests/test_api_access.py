@@ -8,13 +8,11 @@ about another operation's request, which it must not learn exists).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from starter.auth import UserRole
 from tests.api_stack import (
@@ -25,24 +23,12 @@ from tests.api_stack import (
     pdf,
     person,
     request_body,
-    running_stack,
 )
-from tests.conftest import TEMPLATE_DATABASE
 from tests.test_api_requests import complete_request, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ROLES = ("anonymous", "admin", "reviewer", "exporter", "other_exporter")
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("access")
-    ) as running:
-        yield running
 
 
 @dataclass

@@ -7,30 +7,17 @@ as an admin (users); the examples per operation are bounded so the run takes wel
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import find_binary
-from tests.api_stack import ApiStack, Person, running_stack
-from tests.conftest import TEMPLATE_DATABASE
+from tests.api_stack import ApiStack, Person
 from tests.test_api_requests import complete_request, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 MAX_EXAMPLES = 10
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("fuzz")
-    ) as running:
-        yield running
 
 
 async def schemathesis(

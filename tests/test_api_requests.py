@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from activities.documents import DocumentStore
-from tests.api_stack import ApiStack, pdf, request_body, running_stack, store_documents
-from tests.conftest import TEMPLATE_DATABASE
+from tests.api_stack import ApiStack, pdf, request_body, store_documents
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("api")
-    ) as running:
-        yield running
 
 
 def error_of(answer: Any) -> dict[str, Any]:

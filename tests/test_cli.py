@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from core.settings import get_settings
 from starter.cli import app
-from tests.api_stack import ApiStack, Person, running_stack
-from tests.conftest import TEMPLATE_DATABASE
+from tests.api_stack import ApiStack, Person
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("cli")
-    ) as running:
-        yield running
 
 
 async def nopic(stack: ApiStack, person: Person | None, *args: str) -> Result:

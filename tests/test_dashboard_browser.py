@@ -34,16 +34,6 @@ DOCUMENTS = Path(__file__).parent.parent / "examples" / "documents"
 
 
 @pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("browser")
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -8,24 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from tests.api_stack import PDF, ApiStack, request_body, running_stack
-from tests.conftest import TEMPLATE_DATABASE
+from tests.api_stack import PDF, ApiStack, request_body
 
 pytestmark = pytest.mark.faults
 
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 64  # a Windows program's first bytes
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[ApiStack]:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path_factory.mktemp("bad-input")
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
