@@ -46,7 +46,7 @@ class HttpOidGateway:
     def from_settings(cls, settings: Settings) -> HttpOidGateway:
         return cls(
             httpx.AsyncClient(
-                base_url=settings.oid_base_url,
+                base_url=settings.oid_url,
                 headers={wire.API_KEY_HEADER: settings.oid_api_key},
                 timeout=settings.oid_timeout_seconds,
             )

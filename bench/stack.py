@@ -78,7 +78,6 @@ def _bench_environment(home: Path) -> dict[str, str]:
         "NOPIC_TEMPORAL_UI_PORT": str(free_port()),
         "NOPIC_OID_SANDBOX_PORT": str(sandbox_port),
         # The gateway's URL does not follow the sandbox's port by itself.
-        "NOPIC_OID_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
         "NOPIC_SMTP_PORT": str(free_port()),
         "NOPIC_HTTP_PORT": str(free_port()),
         "NOPIC_LOG_FORMAT": "json",

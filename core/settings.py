@@ -62,7 +62,8 @@ class Settings(BaseSettings):
 
     # OID: `api` creates NOPICs through the gateway; `manual` waits for staff to record the numbers.
     issuance_mode: Literal["api", "manual"] = "api"
-    oid_base_url: str = "http://127.0.0.1:8100"
+    # The OID gateway; none: the local sandbox on oid_sandbox_port (so moving that port moves both).
+    oid_base_url: str | None = None
     oid_api_key: str = "sandbox-key"
     oid_sandbox: bool = True
     # Where the sandbox listens; 0.0.0.0 in a container, so the worker's container reaches it.
@@ -123,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def http_url(self) -> str:
         return self.api_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def oid_url(self) -> str:
+        return self.oid_base_url or f"http://127.0.0.1:{self.oid_sandbox_port}"
 
     @property
     def temporal_target(self) -> str:

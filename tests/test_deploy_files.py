@@ -159,8 +159,8 @@ def test_ports_agree_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     worker = nopic_settings("worker", monkeypatch)
     assert published("api") == [DEFAULTS.http_port] and api.http_port == DEFAULTS.http_port
     assert published("oid-sandbox") == [DEFAULTS.oid_sandbox_port]
-    assert urlsplit(worker.oid_base_url).port == DEFAULTS.oid_sandbox_port
-    assert urlsplit(worker.oid_base_url).hostname == "oid-sandbox"
+    assert urlsplit(worker.oid_url).port == DEFAULTS.oid_sandbox_port
+    assert urlsplit(worker.oid_url).hostname == "oid-sandbox"
     assert worker.temporal_address == f"temporal:{DEFAULTS.temporal_port}"
     assert published("temporal") == [DEFAULTS.temporal_port]
 

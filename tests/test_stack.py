@@ -60,7 +60,6 @@ class Stack:
             "NOPIC_TEMPORAL_UI_PORT": str(ui),
             "NOPIC_HTTP_PORT": str(http),
             "NOPIC_OID_SANDBOX_PORT": str(oid),
-            "NOPIC_OID_BASE_URL": f"http://127.0.0.1:{oid}",
             "NOPIC_SMTP_PORT": str(smtp),
             "NOPIC_LOG_FORMAT": "json",
         }

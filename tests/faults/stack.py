@@ -101,7 +101,7 @@ class FaultStack:
         assert with_database(self.postgres.get_uri(), DATABASE_NAME) == self.database_url
 
     async def set_oid_faults(self, faults: Faults) -> None:
-        async with httpx.AsyncClient(base_url=self.settings.oid_base_url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=self.settings.oid_url, timeout=10) as http:
             answer = await http.put(
                 "/admin/faults", json=faults.model_dump(), headers={API_KEY_HEADER: SANDBOX_KEY}
             )
@@ -143,7 +143,6 @@ async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
         "NOPIC_TEMPORAL_UI_PORT": str(free_port()),
         "NOPIC_HTTP_PORT": str(free_port()),
         "NOPIC_OID_SANDBOX_PORT": str(sandbox_port),
-        "NOPIC_OID_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
         "NOPIC_OID_API_KEY": SANDBOX_KEY,
         "NOPIC_SMTP_PORT": str(free_port()),
         "NOPIC_ISSUANCE_MODE": "api",
