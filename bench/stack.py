@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,13 +29,7 @@ from starter.stack import Stack
 
 # The test suite's sample request and the documents that complete its checklist.
 from tests.api_stack import COMPLETE, EXPORTER_OPERATION, pdf
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.servers import free_port
 
 
 @dataclass

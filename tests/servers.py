@@ -37,6 +37,14 @@ class RunningSandbox:
         )
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a child process to take."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @asynccontextmanager
 async def serve_in_process(app: FastAPI) -> AsyncIterator[str]:
     """Serve an ASGI app on 127.0.0.1 (a port the OS picks) for the duration of the block; yields its URL."""

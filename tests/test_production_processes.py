@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from temporalio.worker import Worker
 import worker as worker_module
 from core.binaries import find_binary
 from core.probes import Probes
+from tests.servers import free_port
 
 NOPIC = str(Path(sys.executable).parent / "nopic")
 START_TIMEOUT = 30.0
@@ -38,12 +38,6 @@ START_TIMEOUT = 30.0
 @activity.defn
 async def noop() -> None:
     """Registered so that a worker has something to poll for."""
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def service_env(home: Path, **settings: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -32,16 +31,10 @@ from oid_sandbox.models import API_KEY_HEADER, Faults
 from starter.auth import UserRole
 from starter.stack import Stack, _Running, _stop_child
 from tests.api_stack import EXPORTER_OPERATION, Person, person
+from tests.servers import free_port
 from tests.support_dirs import data_dir_outside_pytest_tmp
 
 SANDBOX_KEY = "faults-key"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
