@@ -15,7 +15,8 @@ COPY domain domain
 COPY workflows workflows
 COPY activities activities
 COPY starter starter
-COPY oid_sandbox oid_sandbox
+COPY web web
+COPY devstack devstack
 RUN /opt/nopic/bin/pip install .
 
 FROM python:3.11-slim-bookworm

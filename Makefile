@@ -20,7 +20,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy core domain workflows activities starter oid_sandbox bench worker.py
+	$(VENV)/bin/mypy core domain workflows activities starter web devstack bench worker.py
 
 bench: $(STAMP)
 	$(PY) -m bench

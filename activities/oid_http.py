@@ -1,6 +1,6 @@
 """`HttpOidGateway`: the OID port over HTTP (httpx), against OID's endpoint or the local sandbox.
 
-The wire contract is `oid_sandbox.models`. Answers retrying cannot change (unknown operation, importer
+The wire contract is `activities.oid_contract`. Answers retrying cannot change (unknown operation, importer
 not certified, unknown NOPIC, bad request) become the contract's non-retryable `OidError`s; a 5xx, a 429,
 a timeout or a dropped connection becomes `OidUnavailable`, which Temporal retries under the workflow's
 retry policy; creation is keyed by the idempotency key, so a retry never makes a second NOPIC.
@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from activities import oid_contract as wire
 from activities.oid import Nopic as ContractNopic
 from activities.oid import (
     NopicData,
@@ -26,7 +27,6 @@ from activities.oid import (
 )
 from core.settings import Settings
 from domain.request import Exporter, Importer
-from oid_sandbox import models as wire
 
 _Body = TypeVar("_Body", bound=BaseModel)
 

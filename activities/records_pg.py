@@ -1,4 +1,9 @@
-"""`PgRecordsStore`: the records port on PostgreSQL (asyncpg).
+"""The records in PostgreSQL (asyncpg): the audit trail and the `requests` read model, in one place.
+
+This module owns the tables `requests`, `certificates` and `audit_events`: their columns, their writer
+(`PgRecordsStore`, the records activity's store) and every query that reads them (the HTTP service's lists
+and audit trail, the daily digest's lists). Lists come from here, not from the workflows, so a dashboard of
+hundreds of requests is one indexed query.
 
 One transaction per state change: the audit event first (its deterministic id makes a retry a no-op),
 then the request's read-model row and its certificates. A retry whose event is already there changes
@@ -7,13 +12,23 @@ nothing; a row is only overwritten by a change with a higher sequence, so nothin
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
 import asyncpg
+from pydantic import AwareDatetime, BaseModel, Field
 from pydantic_core import to_jsonable_python
 
-from activities.records import RecordChangeInput, RecordedChange
+from activities.records import RecordChangeInput, RecordedChange, RequestSummary
 from core.logging import get_logger
+from domain.state import RequestStatus
 
 log = get_logger(__name__)
+
+# The read model's row, column for column: what `RequestSummary` holds.
+SUMMARY_COLUMNS = tuple(RequestSummary.model_fields)
+_SELECT_SUMMARY = ", ".join(SUMMARY_COLUMNS)
 
 _INSERT_EVENT = """
 INSERT INTO audit_events
@@ -23,31 +38,23 @@ ON CONFLICT DO NOTHING
 RETURNING true
 """
 
-_UPSERT_REQUEST = """
-INSERT INTO requests AS r
-    (request_id, status, exporter_name, exporter_operation_id, importer_name, importer_operation_id, etd,
-     customs_deadline, late, lead_working_days, commodity_count, product_names, product_search,
-     received_at, updated_at, last_sequence)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text[],
-        to_tsvector('simple', array_to_string($12::text[], ' ')), $13, $14, $15)
-ON CONFLICT (request_id) DO UPDATE SET
-    status = EXCLUDED.status,
-    exporter_name = EXCLUDED.exporter_name,
-    exporter_operation_id = EXCLUDED.exporter_operation_id,
-    importer_name = EXCLUDED.importer_name,
-    importer_operation_id = EXCLUDED.importer_operation_id,
-    etd = EXCLUDED.etd,
-    customs_deadline = EXCLUDED.customs_deadline,
-    late = EXCLUDED.late,
-    lead_working_days = EXCLUDED.lead_working_days,
-    commodity_count = EXCLUDED.commodity_count,
-    product_names = EXCLUDED.product_names,
-    product_search = EXCLUDED.product_search,
-    received_at = EXCLUDED.received_at,
-    updated_at = EXCLUDED.updated_at,
-    last_sequence = EXCLUDED.last_sequence
-WHERE r.last_sequence < EXCLUDED.last_sequence
-"""
+
+def _upsert_request() -> str:
+    """The row from its summary; `product_search` is derived from the names, `last_sequence` guards order."""
+    columns = [*SUMMARY_COLUMNS, "product_search", "last_sequence"]
+    values = [f"${i}" for i in range(1, len(SUMMARY_COLUMNS) + 1)]
+    names = f"${SUMMARY_COLUMNS.index('product_names') + 1}::text[]"
+    values[SUMMARY_COLUMNS.index("product_names")] = names
+    values += [f"to_tsvector('simple', array_to_string({names}, ' '))", f"${len(SUMMARY_COLUMNS) + 1}"]
+    updates = ",\n    ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "request_id")
+    return (
+        f"INSERT INTO requests AS r ({', '.join(columns)})\nVALUES ({', '.join(values)})\n"
+        f"ON CONFLICT (request_id) DO UPDATE SET\n    {updates}\n"
+        "WHERE r.last_sequence < EXCLUDED.last_sequence"
+    )
+
+
+_UPSERT_REQUEST = _upsert_request()
 
 _UPSERT_CERTIFICATE = """
 INSERT INTO certificates AS c
@@ -72,6 +79,8 @@ WHERE c.last_sequence < EXCLUDED.last_sequence
 
 
 class PgRecordsStore:
+    """The records port (`activities.records.RecordsStore`) on PostgreSQL: this module's one writer."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
@@ -94,22 +103,10 @@ class PgRecordsStore:
                 # An earlier attempt committed this very change: nothing more to write.
                 log.info("records.already_recorded", event_id=event.event_id)
                 return RecordedChange(event_id=event.event_id, inserted=False)
+            row = summary.model_dump()
             await conn.execute(
                 _UPSERT_REQUEST,
-                summary.request_id,
-                str(summary.status),
-                summary.exporter_name,
-                summary.exporter_operation_id,
-                summary.importer_name,
-                summary.importer_operation_id,
-                summary.etd,
-                summary.customs_deadline,
-                summary.late,
-                summary.lead_working_days,
-                summary.commodity_count,
-                summary.product_names,
-                summary.received_at,
-                summary.updated_at,
+                *(str(row[c]) if c == "status" else row[c] for c in SUMMARY_COLUMNS),
                 event.sequence,
             )
             await conn.executemany(
@@ -135,3 +132,191 @@ class PgRecordsStore:
                 ],
             )
         return RecordedChange(event_id=event.event_id, inserted=True)
+
+
+# --- the request lists --------------------------------------------------------------------------------
+
+
+class SortKey(StrEnum):
+    CUSTOMS_DEADLINE = "customs_deadline"
+    ETD = "etd"
+    RECEIVED_AT = "received_at"
+    UPDATED_AT = "updated_at"
+    LEAD_WORKING_DAYS = "lead_working_days"
+    STATUS = "status"
+    EXPORTER_NAME = "exporter_name"
+
+
+class RequestFilters(BaseModel):
+    statuses: list[RequestStatus] = Field(default_factory=list)
+    exporter: str | None = None
+    importer: str | None = None
+    late: bool | None = None
+    customs_deadline_before: datetime | None = None
+    customs_deadline_after: datetime | None = None
+    updated_after: datetime | None = None
+    product: str | None = None
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    total: int = Field(description="How many requests match the filters, over all pages.")
+    limit: int
+    offset: int
+
+
+_NAME_SEPARATOR = "\x1f"  # as `request_product_text` joins the names
+
+
+def _where(filters: RequestFilters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if filters.statuses:
+        clauses.append(f"status = ANY({arg([s.value for s in filters.statuses])}::text[])")
+    if filters.exporter:
+        clauses.append(f"exporter_operation_id = {arg(filters.exporter)}")
+    if filters.importer:
+        clauses.append(f"importer_operation_id = {arg(filters.importer)}")
+    if filters.late is not None:
+        # Written out, not a parameter, so the planner can use the partial index of late requests.
+        clauses.append("late" if filters.late else "NOT late")
+    if filters.customs_deadline_before:
+        clauses.append(f"customs_deadline < {arg(filters.customs_deadline_before)}")
+    if filters.customs_deadline_after:
+        clauses.append(f"customs_deadline >= {arg(filters.customs_deadline_after)}")
+    if filters.updated_after:
+        clauses.append(f"updated_at >= {arg(filters.updated_after)}")
+    if filters.product:
+        # Substring, case-insensitive; the LIKE wildcards in what the person typed match themselves.
+        escaped = filters.product.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = arg(f"%{escaped}%")
+        # Through the trigram index of migration 0011, over the names joined by U+001F: only text holding
+        # that character could match across two names, and only then is each name checked on its own.
+        clauses.append(f"request_product_text(product_names) ILIKE {pattern}")
+        if _NAME_SEPARATOR in filters.product:
+            clauses.append(f"EXISTS (SELECT 1 FROM unnest(product_names) p WHERE p ILIKE {pattern})")
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+async def list_requests(
+    pool: asyncpg.Pool,
+    filters: RequestFilters,
+    *,
+    sort: SortKey = SortKey.CUSTOMS_DEADLINE,
+    descending: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> RequestPage:
+    where, args = _where(filters)
+    direction = "DESC" if descending else "ASC"
+    # `sort` is an enum member, never the caller's text, so it is safe in the statement.
+    order = f"{sort.value} {direction} NULLS LAST, request_id {direction}"
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM requests{where}", *args)
+        rows = await conn.fetch(
+            f"SELECT {_SELECT_SUMMARY} FROM requests{where} ORDER BY {order} "
+            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            *args,
+            limit,
+            offset,
+        )
+    return RequestPage(
+        items=[RequestSummary.model_validate(dict(row)) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+# --- the daily digest's lists ---------------------------------------------------------------------------
+
+
+class AttentionLists(BaseModel):
+    """What needs the review team's attention, as the daily digest lists it."""
+
+    awaiting_review: list[RequestSummary]
+    late: list[RequestSummary]
+    deadlines_soon: list[RequestSummary]
+    overdue: list[RequestSummary]
+
+
+# A request's deadline is its ETD until its NOPICs are issued, then its customs deadline.
+# $1 statuses before issue, $2 today, $3 last day of the horizon, $4 now, $5 end of the horizon.
+_SOON = f"""
+SELECT {_SELECT_SUMMARY} FROM requests
+WHERE (status = ANY($1::text[]) AND etd BETWEEN $2 AND $3)
+   OR (status = 'awaiting_transport_document' AND customs_deadline >= $4 AND customs_deadline < $5)
+ORDER BY CASE WHEN status = 'awaiting_transport_document' THEN customs_deadline ELSE etd::timestamptz END,
+         request_id
+"""
+# $1 statuses before issue, $2 today, $3 now.
+_OVERDUE = f"""
+SELECT {_SELECT_SUMMARY} FROM requests
+WHERE (status = ANY($1::text[]) AND etd < $2)
+   OR (status = 'awaiting_transport_document' AND customs_deadline < $3)
+ORDER BY etd, request_id
+"""
+
+
+async def attention_lists(
+    pool: asyncpg.Pool,
+    *,
+    awaiting_review: frozenset[RequestStatus],
+    before_issue: frozenset[RequestStatus],
+    final: frozenset[RequestStatus],
+    today: date,
+    horizon: date,
+    now: datetime,
+    horizon_end: datetime,
+) -> AttentionLists:
+    def texts(statuses: frozenset[RequestStatus]) -> list[str]:
+        return sorted(s.value for s in statuses)
+
+    select = f"SELECT {_SELECT_SUMMARY} FROM requests"
+    async with pool.acquire() as conn:
+        awaiting = await conn.fetch(
+            f"{select} WHERE status = ANY($1::text[]) ORDER BY etd, request_id", texts(awaiting_review)
+        )
+        late = await conn.fetch(
+            f"{select} WHERE late AND NOT (status = ANY($1::text[])) ORDER BY etd, request_id", texts(final)
+        )
+        soon = await conn.fetch(_SOON, texts(before_issue), today, horizon, now, horizon_end)
+        overdue = await conn.fetch(_OVERDUE, texts(before_issue), today, now)
+
+    def summaries(rows: list[Any]) -> list[RequestSummary]:
+        return [RequestSummary.model_validate(dict(row)) for row in rows]
+
+    return AttentionLists(
+        awaiting_review=summaries(awaiting),
+        late=summaries(late),
+        deadlines_soon=summaries(soon),
+        overdue=summaries(overdue),
+    )
+
+
+# --- the audit trail -----------------------------------------------------------------------------------
+
+
+class AuditEntry(BaseModel):
+    sequence: int
+    actor_id: str
+    actor_name: str
+    actor_role: str
+    action: str
+    payload: dict[str, Any]
+    occurred_at: AwareDatetime
+
+
+async def audit_trail(pool: asyncpg.Pool, request_id: str) -> list[AuditEntry]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT sequence, actor_id, actor_name, actor_role, action, payload, occurred_at "
+            "FROM audit_events WHERE request_id = $1 ORDER BY sequence",
+            request_id,
+        )
+    return [AuditEntry.model_validate(dict(row)) for row in rows]

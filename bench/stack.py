@@ -23,13 +23,13 @@ from temporalio.client import Client
 from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect
-from starter import auth
-from starter.auth import NewUser, UserRole
-from starter.stack import Stack
+from devstack.supervisor import Stack
 
 # The test suite's sample request and the documents that complete its checklist.
 from tests.api_stack import COMPLETE, EXPORTER_OPERATION, pdf
 from tests.servers import free_port
+from web import auth
+from web.auth import NewUser, UserRole
 
 
 @dataclass

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     oid_sandbox_host: str = "127.0.0.1"
     oid_sandbox_port: int = 8100
     oid_timeout_seconds: float = Field(default=10.0, gt=0)
-    # The sandbox's operations (JSON list); none means the demo operations shipped in oid_sandbox/.
+    # The sandbox's operations (JSON list); none means the demo operations shipped in devstack/oid_sandbox/.
     oid_sandbox_operations_file: Path | None = None
     # Fault injection in the sandbox: share of calls answered 5xx, added latency, share of calls that hang.
     oid_sandbox_error_rate: float = Field(default=0.0, ge=0, le=1)

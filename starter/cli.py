@@ -19,17 +19,17 @@ app = typer.Typer(help="NOP Import Certificate requests, on Temporal.", no_args_
 @app.command()
 def up() -> None:
     """Run the whole service on this machine (Temporal, PostgreSQL, worker, HTTP) until Ctrl-C."""
-    from starter import stack
+    from devstack import supervisor
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    raise typer.Exit(asyncio.run(stack.run(settings)))
+    raise typer.Exit(asyncio.run(supervisor.run(settings)))
 
 
 @app.command()
 def api() -> None:
     """Serve the HTTP service alone (`nopic up` starts it for you)."""
-    from starter.api import create_app
+    from web.main import create_app
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -54,7 +54,7 @@ def migrate() -> None:
     """
     from core.db import migrate_url, resolve_database_url
     from core.logging import get_logger
-    from starter.bootstrap import ensure_first_admin
+    from web.bootstrap import ensure_first_admin
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -75,7 +75,7 @@ def migrate() -> None:
 @app.command("oid-sandbox")
 def oid_sandbox() -> None:
     """Serve the OID sandbox, the local stand-in for USDA OID, alone (`nopic up` starts it for you)."""
-    from oid_sandbox.__main__ import main
+    from devstack.oid_sandbox.__main__ import main
 
     main()
 
@@ -83,7 +83,7 @@ def oid_sandbox() -> None:
 @app.command("smtp-sink")
 def smtp_sink() -> None:
     """Serve the SMTP sink alone: every mail kept as a file under <home>/outbox (`nopic up` starts it)."""
-    from starter.smtp_sink import main
+    from devstack.smtp_sink import main
 
     asyncio.run(main())
 

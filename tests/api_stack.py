@@ -30,13 +30,13 @@ from activities.records import RecordsActivities
 from activities.records_pg import PgRecordsStore
 from core.db import create_pool, with_database
 from core.settings import Settings
-from oid_sandbox.app import SandboxConfig
-from oid_sandbox.app import create_app as create_sandbox_app
-from starter import auth
-from starter.api import create_app
-from starter.auth import NewUser, UserRole
-from starter.smtp_sink import smtp_sink
+from devstack.oid_sandbox.app import SandboxConfig
+from devstack.oid_sandbox.app import create_app as create_sandbox_app
+from devstack.smtp_sink import smtp_sink
 from tests.servers import serve_in_process
+from web import auth
+from web.auth import NewUser, UserRole
+from web.main import create_app
 from worker import workflow_runner
 from workflows.nopic_request import NopicRequest
 

@@ -20,8 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 from core.binaries import find_binary
 from core.db import create_pool, migrate_url, start_embedded_postgres, with_database
 from core.logging import configure_logging
-from oid_sandbox.app import SandboxConfig
-from oid_sandbox.app import create_app as create_sandbox_app
+from devstack.oid_sandbox.app import SandboxConfig
+from devstack.oid_sandbox.app import create_app as create_sandbox_app
 from tests.api_stack import ApiStack, running_stack
 from tests.servers import RunningSandbox, serve_in_process
 from tests.support_dirs import data_dir_outside_pytest_tmp

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from oid_sandbox.models import Faults, Operation
-from oid_sandbox.store import SandboxStore
+from activities.oid_contract import Faults, Operation
+from devstack.oid_sandbox.store import SandboxStore
 
 
 @dataclass

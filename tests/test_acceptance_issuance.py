@@ -17,13 +17,13 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.oid_contract import Faults
 from core.settings import Settings
+from devstack.smtp_sink import smtp_sink
 from domain.messages import Approve
 from domain.policy import Policy
 from domain.request import NopicRequestForm
 from domain.state import NopicRequestInput, RequestState, RequestStatus, workflow_id
-from oid_sandbox.models import Faults
-from starter.smtp_sink import smtp_sink
 from tests.servers import RunningSandbox
 from tests.workflow_harness import EXPORTER, REVIEWER, request_form
 from worker import build_worker

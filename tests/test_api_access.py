@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from starter.auth import UserRole
 from tests.api_stack import (
     EXPORTER_OPERATION,
     OTHER_EXPORTER_OPERATION,
@@ -25,6 +24,7 @@ from tests.api_stack import (
     request_body,
 )
 from tests.test_api_requests import complete_request, wait_for
+from web.auth import UserRole
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from starter.api import create_app
-from starter.api.errors import ApiError, FieldError
 from tests.servers import free_port
+from web.errors import ApiError, FieldError
+from web.main import create_app
 
 
 @asynccontextmanager

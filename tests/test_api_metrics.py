@@ -6,8 +6,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.settings import Settings
-from starter.api import create_app
-from starter.api.metrics import count_action
+from web.main import create_app
+from web.metrics import count_action
 
 
 async def _samples(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -17,11 +17,11 @@ from activities.digest import CollectDigestInput, DigestActivities, horizon_of
 from activities.mail import SmtpMailer
 from activities.records_pg import PgRecordsStore
 from core.settings import Settings
+from devstack.smtp_sink import smtp_sink
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
 from domain.state import RequestStatus
 from starter.schedules import ensure_digest_schedule
-from starter.smtp_sink import smtp_sink
 from tests.test_records_pg import change
 from workflows.digest import DailyDigest
 

@@ -27,6 +27,7 @@ from activities.notifications import (
     NotificationUndeliverable,
 )
 from core.settings import Settings
+from devstack.smtp_sink import smtp_sink
 from domain.state import (
     Certificate,
     CertificateStatus,
@@ -35,7 +36,6 @@ from domain.state import (
     RequestStatus,
     Requirement,
 )
-from starter.smtp_sink import smtp_sink
 from tests.requests import form
 
 ISSUED_AT = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)

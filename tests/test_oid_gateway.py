@@ -19,10 +19,10 @@ from activities.oid import (
     OidActivities,
     OperationNotFound,
 )
+from activities.oid_contract import Faults
 from activities.oid_http import HttpOidGateway, OidUnavailable
 from core.settings import Settings
 from domain.request import NopicRequestForm
-from oid_sandbox.models import Faults
 from tests.requests import form
 from tests.servers import RunningSandbox
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from oid_sandbox.models import Faults
+from activities.oid_contract import Faults
 from tests.servers import RunningSandbox
 
 EXPORTER = "1000000001"

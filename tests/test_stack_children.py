@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from core.settings import Settings
-from starter.stack import children
+from devstack.supervisor import children
 
 
 def test_the_local_stand_ins_start_before_the_worker() -> None:
     names = [child.name for child in children(Settings(oid_sandbox_port=18100, smtp_port=18025))]
     assert names == ["temporal", "oid_sandbox", "smtp_sink", "worker", "api"]
     sandbox, sink = children(Settings(oid_sandbox_port=18100, smtp_port=18025))[1:3]
-    assert sandbox.argv[-2:] == ["-m", "oid_sandbox"]
+    assert sandbox.argv[-2:] == ["-m", "devstack.oid_sandbox"]
     assert [port.number for port in sandbox.ports] == [18100]
-    assert sink.argv[-2:] == ["-m", "starter.smtp_sink"]
+    assert sink.argv[-2:] == ["-m", "devstack.smtp_sink"]
     assert [(port.number, port.variable) for port in sink.ports] == [(18025, "NOPIC_SMTP_PORT")]
 
 

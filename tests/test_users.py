@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from core.db import create_pool
-from starter import auth
-from starter.auth import NewUser, UserExists, UserRole
-from starter.bootstrap import ensure_first_admin
+from web import auth
+from web.auth import NewUser, UserExists, UserRole
+from web.bootstrap import ensure_first_admin
 
 
 async def test_the_first_start_creates_one_admin_and_shows_its_credentials_once(database_url: str) -> None:

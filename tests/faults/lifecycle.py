@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from oid_sandbox.store import SandboxStore
+from devstack.oid_sandbox.store import SandboxStore
 from tests.api_stack import COMPLETE, pdf, request_body
 from tests.faults.stack import FaultStack
 

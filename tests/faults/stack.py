@@ -1,4 +1,4 @@
-"""The whole service as `nopic up` runs it (`starter.stack.Stack`: every process a child), for fault tests.
+"""The whole service as `nopic up` runs it (`devstack.supervisor.Stack`, every process a child): fault tests.
 
 Its own embedded PostgreSQL, a Temporal dev server persisted to a SQLite file, the OID sandbox, the SMTP
 sink, the real worker (`python -m worker`) and the HTTP service, each a subprocess on free ports under a
@@ -25,14 +25,14 @@ import asyncpg
 import httpx
 import pytest
 
+from activities.oid_contract import API_KEY_HEADER, Faults
 from core.db import DATABASE_NAME, create_pool, ensure_database, start_embedded_postgres, with_database
 from core.settings import Settings
-from oid_sandbox.models import API_KEY_HEADER, Faults
-from starter.auth import UserRole
-from starter.stack import Stack, _Running, _stop_child
+from devstack.supervisor import Stack, _Running, _stop_child
 from tests.api_stack import EXPORTER_OPERATION, Person, person
 from tests.servers import free_port
 from tests.support_dirs import data_dir_outside_pytest_tmp
+from web.auth import UserRole
 
 SANDBOX_KEY = "faults-key"
 

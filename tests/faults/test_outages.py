@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from starter.stack import _Running
+from devstack.supervisor import _Running
 from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
 from tests.faults.stack import FaultStack, fault_stack
 

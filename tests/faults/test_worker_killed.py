@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from oid_sandbox.models import Faults
+from activities.oid_contract import Faults
 from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
 from tests.faults.stack import FaultStack, fault_stack
 

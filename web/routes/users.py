@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from starter import auth
-from starter.api.deps import Admin, AnyUser, Db, Now
-from starter.api.errors import ApiError, ErrorResponse
-from starter.auth import IssuedCredentials, NewUser, User, UserExists
+from web import auth
+from web.auth import IssuedCredentials, NewUser, User, UserExists
+from web.deps import Admin, AnyUser, Db, Now
+from web.errors import ApiError, ErrorResponse
 
 router = APIRouter(tags=["users"])
 

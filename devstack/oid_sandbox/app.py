@@ -20,9 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
-from core.logging import get_logger
-from core.settings import Settings
-from oid_sandbox.models import (
+from activities.oid_contract import (
     API_KEY_HEADER,
     IDEMPOTENCY_KEY_HEADER,
     ApiError,
@@ -32,7 +30,9 @@ from oid_sandbox.models import (
     NopicCreate,
     Operation,
 )
-from oid_sandbox.store import SandboxError, SandboxStore
+from core.logging import get_logger
+from core.settings import Settings
+from devstack.oid_sandbox.store import SandboxError, SandboxStore
 
 log = get_logger(__name__)
 

@@ -13,13 +13,13 @@ from activities.documents import DocumentRejected, DocumentStore
 from domain import messages
 from domain.request import DocumentKind, DocumentReference
 from domain.state import RequestState
-from starter.api.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
-from starter.api.errors import ApiError, ErrorResponse, FieldError
-from starter.api.metrics import count_action
-from starter.api.routes.requests import RequestIdPath
-from starter.api.visibility import visible_state
-from starter.auth import User
 from starter.client import ActionRefused, RequestClient
+from web.auth import User
+from web.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
+from web.errors import ApiError, ErrorResponse, FieldError
+from web.metrics import count_action
+from web.routes.requests import RequestIdPath
+from web.visibility import visible_state
 
 router = APIRouter(tags=["documents"])
 

@@ -1,6 +1,6 @@
 """A local SMTP server (aiosmtpd) that keeps every message it receives as an .eml file in the outbox.
 
-`python -m starter.smtp_sink` serves it on NOPIC_SMTP_HOST:NOPIC_SMTP_PORT, writing to <home>/outbox;
+`python -m devstack.smtp_sink` serves it on NOPIC_SMTP_HOST:NOPIC_SMTP_PORT, writing to <home>/outbox;
 `nopic up` starts it when NOPIC_SMTP_SINK is on. Nothing is relayed anywhere.
 """
 

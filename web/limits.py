@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from starter.api.errors import FieldError, error_response
+from web.errors import FieldError, error_response
 
 # The largest request form with many commodities and documents is a few tens of KiB.
 MAX_JSON_BYTES = 1024 * 1024

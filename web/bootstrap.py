@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from core.db import create_pool
-from starter.auth import IssuedCredentials, create_first_admin
+from web.auth import IssuedCredentials, create_first_admin
 
 
 async def ensure_first_admin(database_url: str, out: TextIO = sys.stderr) -> IssuedCredentials | None:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.pdf import render_nopic_pdf
+from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
 from core.settings import Settings
 from domain.policy import policy_from_settings
 from domain.request import (
@@ -27,13 +28,12 @@ from domain.request import (
     parse_request_form,
 )
 from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus
-from starter.api.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
-from starter.api.errors import ApiError, ErrorResponse, field_errors, invalid_fields
-from starter.api.text import refuse_control_characters
-from starter.api.visibility import visible_state
-from starter.auth import User, UserRole
 from starter.client import RequestClient
-from starter.readmodel import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
+from web.auth import User, UserRole
+from web.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
+from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from web.text import refuse_control_characters
+from web.visibility import visible_state
 
 router = APIRouter(tags=["requests"])
 

@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import Settings
-from starter.api.errors import ApiError
 from starter.client import EngineUnavailable, RequestNotFound
-from starter.dashboard.pages import router, templates
-from starter.dashboard.session import LoginRequired, login_url
+from web.dashboard.pages import router
+from web.dashboard.render import templates
+from web.dashboard.session import LoginRequired, login_url
+from web.errors import ApiError
 
 
 def when(value: datetime | date | None, zone: ZoneInfo | None = None) -> str:

@@ -32,7 +32,7 @@ from core.db import migrate_url, resolve_database_url
 from core.logging import get_logger
 from core.settings import Settings
 from core.temporal import connect
-from starter.bootstrap import ensure_first_admin
+from web.bootstrap import ensure_first_admin
 from workflows.search_attributes import dev_server_flags
 
 log = get_logger("nopic.stack")
@@ -80,7 +80,7 @@ def children(settings: Settings) -> list[Child]:
         entries.append(
             Child(
                 "oid_sandbox",
-                [*python, "oid_sandbox"],
+                [*python, "devstack.oid_sandbox"],
                 ports=(sandbox_port,),
                 ready=lambda: http_answers(f"{sandbox}/health"),
             )
@@ -89,7 +89,7 @@ def children(settings: Settings) -> list[Child]:
         entries.append(
             Child(
                 "smtp_sink",
-                [*python, "starter.smtp_sink"],
+                [*python, "devstack.smtp_sink"],
                 ports=(Port(settings.smtp_port, settings.smtp_host, "SMTP sink", "NOPIC_SMTP_PORT"),),
                 ready=lambda: tcp_answers(settings.smtp_host, settings.smtp_port),
             )

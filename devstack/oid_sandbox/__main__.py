@@ -1,4 +1,4 @@
-"""`python -m oid_sandbox` or `nopic oid-sandbox`: serve the OID sandbox on
+"""`python -m devstack.oid_sandbox` or `nopic oid-sandbox`: serve the OID sandbox on
 $NOPIC_OID_SANDBOX_HOST:$NOPIC_OID_SANDBOX_PORT, state under home."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import uvicorn
 
 from core.logging import configure_logging
 from core.settings import get_settings
-from oid_sandbox.app import SandboxConfig, create_app
+from devstack.oid_sandbox.app import SandboxConfig, create_app
 
 
 def main() -> None:

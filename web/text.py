@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starter.api.errors import ApiError, FieldError, invalid_fields
+from web.errors import ApiError, FieldError, invalid_fields
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 

@@ -38,14 +38,13 @@ _UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _TOKEN_PREFIX = "nopic_"
 FIRST_ADMIN = "admin"
 
+
 def _folded(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
 
 # Folded to lowercase before the pattern is checked: "Eve" and "eve" are one username.
-Username = Annotated[
-    str, BeforeValidator(_folded), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
-]
+Username = Annotated[str, BeforeValidator(_folded), StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 
 
 class UserRole(StrEnum):
@@ -160,12 +159,6 @@ async def list_users(pool: asyncpg.Pool) -> list[User]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(f"SELECT {_USER_COLUMNS} FROM users ORDER BY username")
     return [_user(row) for row in rows]
-
-
-async def get_user(pool: asyncpg.Pool, username: str) -> User | None:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username)
-    return _user(row) if row else None
 
 
 async def revoke_user(pool: asyncpg.Pool, username: str, now: datetime) -> User | None:

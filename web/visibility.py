@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from domain.state import RequestState
-from starter.api.deps import may_see
-from starter.api.errors import ApiError
-from starter.auth import User
 from starter.client import RequestClient, RequestNotFound
+from web.auth import User
+from web.deps import may_see
+from web.errors import ApiError
 
 
 def not_found(request_id: str) -> ApiError:

@@ -1,4 +1,4 @@
-"""The HTTP service: `create_app(settings)` builds the FastAPI app.
+"""The app factory of the HTTP service: `create_app(settings)` builds the FastAPI app.
 
 Its lifespan opens the process's PostgreSQL pool (`app.state.db`) and Temporal client (`app.state.temporal`),
 and builds from them the request client (`app.state.requests`) and the document store (`app.state.documents`).
@@ -16,12 +16,12 @@ from activities.documents import DocumentStore
 from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect
-from starter.api.errors import install_error_handlers
-from starter.api.health import router as health_router
-from starter.api.limits import JsonBodyLimit
-from starter.api.metrics import install_metrics
-from starter.api.routes import actions, documents, requests, users
 from starter.client import RequestClient
+from web.dashboard import install_dashboard
+from web.errors import install_error_handlers
+from web.limits import JsonBodyLimit
+from web.metrics import install_metrics
+from web.routes import actions, documents, health, requests, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -44,11 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(JsonBodyLimit)
     install_metrics(app)
-    app.include_router(health_router)
-    for router in (requests.router, actions.router, documents.router, users.router):
+    for router in (health.router, requests.router, actions.router, documents.router, users.router):
         app.include_router(router)
-    # Imported here: the dashboard's pages build on the API's own modules, which import this package.
-    from starter.dashboard import install_dashboard
-
     install_dashboard(app, settings)
     return app

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oid_sandbox.models import CERTIFIED, Nopic, NopicCreate, Operation
+from activities.oid_contract import CERTIFIED, Nopic, NopicCreate, Operation
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (

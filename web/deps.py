@@ -19,9 +19,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from activities.documents import DocumentStore
 from core.settings import Settings
 from domain.state import RequestState
-from starter import auth
-from starter.auth import User, UserRole
 from starter.client import RequestClient
+from web import auth
+from web.auth import User, UserRole
 
 SESSION_COOKIE = "nopic_session"
 CSRF_HEADER = "X-CSRF-Token"

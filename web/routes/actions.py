@@ -20,14 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from domain import messages
 from domain.request import NopicRequestForm
 from domain.state import RequestState
-from starter.api.deps import ExporterOrReviewer, Now, Requests, require
-from starter.api.errors import ApiError, ErrorResponse, FieldError
-from starter.api.metrics import count_action
-from starter.api.routes.requests import RequestIdPath, RequestSubmission, invalid
-from starter.api.text import refuse_control_characters
-from starter.api.visibility import visible_state
-from starter.auth import User, UserRole
 from starter.client import ActionRefused, RequestClient
+from web.auth import User, UserRole
+from web.deps import ExporterOrReviewer, Now, Requests, require
+from web.errors import ApiError, ErrorResponse, FieldError
+from web.metrics import count_action
+from web.routes.requests import RequestIdPath, RequestSubmission, invalid
+from web.text import refuse_control_characters
+from web.visibility import visible_state
 
 router = APIRouter(tags=["actions"])
 

@@ -14,9 +14,9 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import FormData
 
-from starter import auth
-from starter.api.deps import SESSION_COOKIE, Db, Now, session_from_cookie
-from starter.auth import Session, UserRole
+from web import auth
+from web.auth import Session, UserRole
+from web.deps import SESSION_COOKIE, Db, Now, session_from_cookie
 
 LOGIN_CSRF_COOKIE = "nopic_login_csrf"
 CSRF_FIELD = "csrf_token"

@@ -1,0 +1,206 @@
+"""One request's page: its data, checklist, certificates, audit trail, and each action possible now."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from activities.records_pg import audit_trail
+from domain.request import DocumentKind
+from domain.state import CertificateStatus, RequestState, RequestStatus
+from starter.client import ActionRefused
+from web.auth import Session, UserRole
+from web.dashboard import forms
+from web.dashboard.pages.new_request import store_slots
+from web.dashboard.render import (
+    EXPORTER,
+    REVIEWER,
+    base,
+    page,
+    see_other,
+)
+from web.dashboard.session import (
+    Viewer,
+    checked_form,
+    require_role,
+)
+from web.dashboard.timeline import timeline
+from web.deps import AppSettings, Db, Documents, Now, Requests
+from web.errors import ApiError, field_errors
+from web.routes.actions import ACTION_BY_NAME, body_model, take_action
+from web.routes.documents import deliver_documents, request_documents, store_uploads
+from web.visibility import visible_state
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def available_actions(state: RequestState, role: UserRole) -> list[str]:
+    """The actions worth offering now; the workflow still has the last word on each."""
+    status, reviewer = state.status, role is REVIEWER
+    if status.is_final:
+        return []
+    actions: list[str] = []
+    if status.before_issue:
+        actions += ["approve", "request-corrections", "refuse"] if reviewer else []
+        actions.append("withdraw")
+    if status is RequestStatus.ISSUING and reviewer:
+        actions.append("record-certificate")
+    if status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT:
+        actions += ["transport-document", "update-eta"]
+    if status is RequestStatus.ACTIVE:
+        actions += ["record-shipment", "update-eta"]
+    if reviewer and status in (RequestStatus.AWAITING_TRANSPORT_DOCUMENT, RequestStatus.ACTIVE):
+        actions += ["reject-transport-document", "cancel-certificates"]
+    return actions
+
+
+async def _request_page(
+    request: Request,
+    session: Session,
+    state: RequestState,
+    pool: Db,
+    store: Documents,
+    at: datetime,
+    *,
+    refused: dict[str, str] | None = None,
+    done: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    documents = request_documents(state)
+    stored = await asyncio.gather(*(store.get(d.sha256) for d in documents))
+    names = {
+        d.sha256: (s.original_name if s else d.sha256[:12]) for d, s in zip(documents, stored, strict=True)
+    }
+    context = base(
+        session,
+        at,
+        state=state,
+        audit=await audit_trail(pool, state.request_id),
+        picture=timeline(state, at),
+        actions=available_actions(state, session.user.role),
+        refused=refused or {},
+        done=done,
+        done_messages=DONE,
+        documents=documents,
+        names=names,
+        pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
+        correctable=state.status.before_issue and forms.form_values(state.form) is not None,
+        kinds=list(DocumentKind),
+        slots=range(forms.UPLOAD_SLOTS),
+        zone=state.policy.zone,
+    )
+    return page(request, "request.html", context, status_code=status_code)
+
+
+@router.get("/requests/{request_id}")
+async def request_page(
+    request: Request,
+    request_id: str,
+    session: Viewer,
+    pool: Db,
+    requests: Requests,
+    store: Documents,
+    at: Now,
+    done: str | None = None,
+) -> HTMLResponse:
+    require_role(session, REVIEWER, EXPORTER)
+    state = await visible_state(requests, session.user, request_id)
+    return await _request_page(request, session, state, pool, store, at, done=done)
+
+
+@router.post("/requests/{request_id}/actions/{action}")
+async def act(
+    request: Request,
+    request_id: str,
+    action: str,
+    session: Viewer,
+    pool: Db,
+    requests: Requests,
+    store: Documents,
+    config: AppSettings,
+    at: Now,
+) -> Response:
+    require_role(session, REVIEWER, EXPORTER)
+    form = await checked_form(request, session)
+    spec = ACTION_BY_NAME.get(action)
+    if spec is None:
+        raise HTTPException(404, f"There is no action {action!r}.")
+    if session.user.role not in spec.roles:
+        raise HTTPException(403, f"A {session.user.role.value} may not {action.replace('-', ' ')}.")
+    state = await visible_state(requests, session.user, request_id)
+    data = forms.action_body(action, form)
+    try:
+        file = form.get("document")
+        if isinstance(file, UploadFile) and file.filename:
+            kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
+            content = await file.read(config.max_upload_bytes + 1)
+            [reference] = await store_uploads(store, [(file.filename, content, kind, None)])
+            field = "document" if action == "transport-document" else "transport_document"
+            data[field] = reference.model_dump(mode="json")
+        body = body_model(spec.message).model_validate(data)
+        await take_action(requests, session.user, request_id, spec, body, at)
+    except ValidationError as exc:
+        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+    except ApiError as exc:
+        reason = exc.message
+    except ActionRefused as exc:
+        reason = exc.reason
+    else:
+        return see_other(f"/ui/requests/{request_id}?done={action}")
+    return await _request_page(
+        request, session, state, pool, store, at, refused={action: reason}, status_code=409
+    )
+
+
+@router.post("/requests/{request_id}/documents")
+async def upload_documents(
+    request: Request,
+    request_id: str,
+    session: Viewer,
+    pool: Db,
+    requests: Requests,
+    store: Documents,
+    config: AppSettings,
+    at: Now,
+) -> Response:
+    require_role(session, REVIEWER, EXPORTER)
+    form = await checked_form(request, session)
+    state = await visible_state(requests, session.user, request_id)
+    try:
+        references = await store_slots(store, config.max_upload_bytes, form)
+        if not references:
+            raise ApiError(422, "no_file", "Choose at least one file to upload.")
+        await deliver_documents(requests, session.user, request_id, references, at)
+    except ApiError as exc:
+        reason = exc.message
+    except ValidationError as exc:
+        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+    except ActionRefused as exc:
+        reason = exc.reason
+    else:
+        return see_other(f"/ui/requests/{request_id}?done=uploaded")
+    return await _request_page(
+        request, session, state, pool, store, at, refused={"upload": reason}, status_code=409
+    )
+
+
+DONE = {
+    "submitted": "The request is submitted.",
+    "uploaded": "The documents are uploaded.",
+    "approve": "Approved: the NOPICs are being issued.",
+    "request-corrections": "The exporter has been asked for corrections.",
+    "refuse": "The request is refused.",
+    "correct-request-data": "The corrected data are sent.",
+    "withdraw": "The request is withdrawn.",
+    "record-certificate": "The NOPIC number is recorded.",
+    "transport-document": "The definitive transport document is delivered.",
+    "reject-transport-document": "The transport document is rejected; the exporter has been told.",
+    "update-eta": "The ETA is updated; the customs deadline moved with it.",
+    "record-shipment": "The shipment is recorded.",
+    "cancel-certificates": "The certificates are cancelled.",
+}

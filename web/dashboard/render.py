@@ -1,0 +1,55 @@
+"""What every dashboard page shares: its templates, its layout's context, and how rows stand out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from activities.records import RequestSummary
+from domain.state import RequestState, RequestStatus
+from web.auth import Session, UserRole
+from web.dashboard.session import (
+    CSRF_FIELD,
+)
+from web.deps import Requests
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+REVIEWER, EXPORTER, ADMIN = UserRole.REVIEWER, UserRole.EXPORTER, UserRole.ADMIN
+NEAR_DEADLINE = timedelta(days=2)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def base(session: Session, at: datetime, **extra: Any) -> dict[str, Any]:
+    """What every page's layout needs: who is signed in, the CSRF token of its forms, and the time."""
+    return {"user": session.user, "csrf": session.csrf_token, "csrf_field": CSRF_FIELD, "now": at, **extra}
+
+
+def urgency(summary: RequestSummary, at: datetime) -> str:
+    """How much a row should stand out: overdue, near (deadline within two days) or none."""
+    if summary.status.is_final or summary.status is RequestStatus.ACTIVE:
+        return ""
+    if summary.customs_deadline < at or (summary.status.before_issue and summary.etd < at.date()):
+        return "overdue"
+    if summary.customs_deadline - at < NEAR_DEADLINE:
+        return "near"
+    return ""
+
+
+async def state_or_none(requests: Requests, request_id: str) -> RequestState | None:
+    try:
+        return await requests.state(request_id)
+    except Exception:  # one unreadable request must not take the whole page down
+        return None
