@@ -1,29 +1,25 @@
 """The worker: runs NOPIC request workflows and their activities on the configured task queue.
 
-`build_worker` is the one place where workflows and activities are registered; the activities are built
-from the process's settings, database pool and Temporal client.
+`build_worker` registers the service's workflows and `activities.build_activities` on the real adapters,
+built from the process's settings and database pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.digest import DigestActivities
+from activities import Adapters, build_activities
 from activities.mail import SmtpMailer
-from activities.notifications import NotificationActivities
-from activities.oid import OidActivities
 from activities.oid_http import HttpOidGateway
-from activities.records import RecordsActivities
 from activities.records_pg import PgRecordsStore
 from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
@@ -52,36 +48,23 @@ def workflows() -> Sequence[type]:
     return [NopicRequest, DailyDigest]
 
 
-def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence[Callable[..., Any]]:
-    """The activities, built on the real adapters: OID over HTTP, SMTP, PostgreSQL."""
-    oid = OidActivities(HttpOidGateway.from_settings(settings))
-    mailer = SmtpMailer(settings)
-    notifications = NotificationActivities(mailer, db)
-    records = RecordsActivities(PgRecordsStore(db))
-    digest = DigestActivities(db, mailer, settings.review_team_email)
-    return [
-        oid.lookup_operation,
-        oid.issue_nopic,
-        oid.get_nopic,
-        oid.cancel_nopic,
-        notifications.notify,
-        records.record_change,
-        digest.collect_digest,
-        digest.send_digest,
-    ]
+def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
+    """The real outside systems: OID over HTTP, SMTP, PostgreSQL."""
+    return Adapters(
+        oid=HttpOidGateway.from_settings(settings),
+        mailer=SmtpMailer(settings),
+        records=PgRecordsStore(db),
+        db=db,
+    )
 
 
-def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker | None:
-    """The worker for the task queue; None while nothing is registered (the SDK refuses an empty worker)."""
-    registered_workflows = workflows()
-    registered_activities = activities(settings, db, client)
-    if not registered_workflows and not registered_activities:
-        return None
+def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker:
+    """The worker for the task queue: every workflow and activity of the service."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=registered_workflows,
-        activities=registered_activities,
+        workflows=workflows(),
+        activities=build_activities(adapters(settings, db)),
         workflow_runner=workflow_runner(),
         # On stop, activities in hand get this long to finish before they are cancelled (and retried later).
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -104,9 +87,7 @@ class WorkerState:
         """None when the worker polls its task queue and Temporal answers; otherwise why not."""
         if self.client is None or self.starting:
             return "starting: connecting to Temporal and PostgreSQL"
-        if self.worker is None:
-            return "no workflows or activities are registered, so nothing polls the task queue"
-        if not self.worker.is_running or self.worker.is_shutdown:
+        if self.worker is None or not self.worker.is_running or self.worker.is_shutdown:
             return "the worker is not polling its task queue"
         try:
             serving = await self.client.service_client.check_health(timeout=timedelta(seconds=2))
@@ -143,16 +124,11 @@ async def main() -> None:
     db = await create_pool(url)
     try:
         state.worker = worker = build_worker(client, settings, db)
-        if worker is None:
+        async with worker:
             state.starting = False
-            log.warning("no workflows or activities are registered; the worker polls nothing")
+            log.info("worker started", task_queue=settings.temporal_task_queue)
             await stop.wait()
-        else:
-            async with worker:
-                state.starting = False
-                log.info("worker started", task_queue=settings.temporal_task_queue)
-                await stop.wait()
-                log.info("worker stopping: finishing the tasks in hand")
+            log.info("worker stopping: finishing the tasks in hand")
     finally:
         if probes is not None:
             await asyncio.to_thread(probes.close)

@@ -1,0 +1,55 @@
+"""The activities: each one I/O step of the procedure, one module per outside system.
+
+`oid` (USDA OID, through `oid_http` speaking `oid_contract`), `notifications` and `mail` (SMTP), `records`
+and `records_pg` (the audit trail and read model in PostgreSQL), `documents` (the document store), `pdf`
+(the NOPIC certificate), `digest` (the review team's morning mail).
+
+`build_activities` is the one list of what a worker registers: the service's worker, the workflow tests'
+and the whole-service test stack's all call it, each with adapters of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from activities.digest import DigestActivities
+from activities.notifications import Mailer, NotificationActivities
+from activities.oid import OidActivities, OidGateway
+from activities.records import RecordsActivities, RecordsStore
+
+if TYPE_CHECKING:
+    import asyncpg
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the activities talk to: the real systems in the service, in-memory stand-ins in workflow tests.
+
+    `db` is the service's PostgreSQL: the sent-message ledger and the digest's lists read it. Without one
+    (workflow tests), notifications keep no ledger and the digest's activities are not registered.
+    """
+
+    oid: OidGateway
+    mailer: Mailer
+    records: RecordsStore
+    db: asyncpg.Pool | None = None
+
+
+def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
+    oid = OidActivities(adapters.oid)
+    records = RecordsActivities(adapters.records)
+    notifications = NotificationActivities(adapters.mailer, adapters.db)
+    registered: list[Callable[..., Any]] = [
+        oid.lookup_operation,
+        oid.issue_nopic,
+        oid.get_nopic,
+        oid.cancel_nopic,
+        notifications.notify,
+        records.record_change,
+    ]
+    if adapters.db is not None:
+        digest = DigestActivities(adapters.db, adapters.mailer)
+        registered += [digest.collect_digest, digest.send_digest]
+    return registered

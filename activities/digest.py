@@ -13,8 +13,7 @@ import asyncpg
 from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
-from activities.mail import SmtpMailer
-from activities.notifications import Sent
+from activities.notifications import Mailer, Sent
 from activities.records import RequestSummary
 from activities.records_pg import attention_lists
 from domain.calendar import WorkingCalendar
@@ -57,10 +56,9 @@ def horizon_of(calendar: WorkingCalendar, today: date, working_days: int = SOON_
 
 
 class DigestActivities:
-    def __init__(self, db: asyncpg.Pool, mailer: SmtpMailer, review_team_email: str) -> None:
+    def __init__(self, db: asyncpg.Pool, mailer: Mailer) -> None:
         self._db = db
         self._mailer = mailer
-        self._review_team_email = review_team_email
 
     @activity.defn
     async def collect_digest(self, input: CollectDigestInput) -> Digest:
@@ -82,17 +80,6 @@ class DigestActivities:
 
     @activity.defn
     async def send_digest(self, digest: Digest) -> Sent:
-        subject, text, html = self._mailer.templates.render("digest", {"d": digest})
-        # One digest a day: the same day gives the same Message-ID, however often it is retried.
-        event_id = f"digest:{digest.day.isoformat()}"
-        message = self._mailer.build(
-            event_id=event_id,
-            to=[self._review_team_email],
-            subject=subject,
-            text=text,
-            html=html,
-            headers={"X-Nopic-Kind": "daily_digest"},
-        )
-        await self._mailer.deliver(message)
+        sent = await self._mailer.send_digest(digest)
         activity.logger.info("daily digest sent", extra={"day": digest.day.isoformat()})
-        return Sent(event_id=event_id, recipients=[self._review_team_email])
+        return sent

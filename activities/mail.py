@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
+from activities.digest import Digest
 from activities.notifications import (
     Audience,
     Notification,
@@ -176,6 +177,22 @@ class SmtpMailer:
             message_id=message["Message-ID"],
         )
         return Sent(event_id=notification.event_id, recipients=self.recipients(notification))
+
+    async def send_digest(self, digest: Digest) -> Sent:
+        subject, text, html = self.templates.render("digest", {"d": digest})
+        # One digest a day: the same day gives the same Message-ID, however often it is retried.
+        event_id = f"digest:{digest.day.isoformat()}"
+        to = [self._settings.review_team_email]
+        message = self.build(
+            event_id=event_id,
+            to=to,
+            subject=subject,
+            text=text,
+            html=html,
+            headers={"X-Nopic-Kind": "daily_digest"},
+        )
+        await self.deliver(message)
+        return Sent(event_id=event_id, recipients=to)
 
     async def deliver(self, message: EmailMessage) -> None:
         """Hand the message to the configured SMTP server. A 5xx is final; anything else may be retried."""

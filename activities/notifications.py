@@ -22,6 +22,8 @@ from domain.state import Certificate, ChecklistItem, ReconciliationLine, Request
 if TYPE_CHECKING:
     import asyncpg
 
+    from activities.digest import Digest
+
 
 class Audience(StrEnum):
     REVIEW_TEAM = "review_team"  # the certifier's address from settings
@@ -118,8 +120,14 @@ class Sent(BaseModel):
 
 
 class Mailer(Protocol):
+    """Every message the service sends: notifications about a request, and the review team's digest."""
+
     async def send(self, notification: Notification) -> Sent:
         """Render and deliver the notification to its audience; the same event_id is the same message."""
+        ...
+
+    async def send_digest(self, digest: Digest) -> Sent:
+        """Mail the daily digest to the review team; the same day is the same message."""
         ...
 
 

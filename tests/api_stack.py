@@ -21,12 +21,10 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import Adapters, build_activities
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
-from activities.notifications import NotificationActivities
-from activities.oid import OidActivities
 from activities.oid_http import HttpOidGateway
-from activities.records import RecordsActivities
 from activities.records_pg import PgRecordsStore
 from core.db import create_pool, with_database
 from core.settings import Settings
@@ -127,20 +125,15 @@ async def running_stack(
                 smtp_port=smtp_port,
             )
             gateway = HttpOidGateway.from_settings(settings)
-            oid = OidActivities(gateway)
+            adapters = Adapters(
+                oid=gateway, mailer=SmtpMailer(settings), records=PgRecordsStore(pool), db=pool
+            )
             worker = Worker(
                 env.client,
                 task_queue=task_queue,
                 workflows=[NopicRequest],
                 workflow_runner=workflow_runner(),
-                activities=[
-                    oid.lookup_operation,
-                    oid.issue_nopic,
-                    oid.get_nopic,
-                    oid.cancel_nopic,
-                    NotificationActivities(SmtpMailer(settings)).notify,
-                    RecordsActivities(PgRecordsStore(pool)).record_change,
-                ],
+                activities=build_activities(adapters),
             )
             async with worker, serve_in_process(create_app(settings)) as url:
                 yield ApiStack(

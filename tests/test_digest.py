@@ -72,7 +72,7 @@ async def test_the_digest_lists_what_needs_attention(db_pool: asyncpg.Pool, tmp_
     )
     await record(store, "etd-passed", RequestStatus.IN_REVIEW, date(2026, 4, 1), far)
     await record(store, "refused-late", RequestStatus.REFUSED, date(2026, 4, 1), far, late=True)
-    activities = DigestActivities(db_pool, SmtpMailer(Settings()), "review-team@certifier.example")
+    activities = DigestActivities(db_pool, SmtpMailer(Settings()))
     digest = await ActivityEnvironment().run(
         activities.collect_digest, CollectDigestInput(as_of=AS_OF, policy=Policy())
     )
@@ -113,7 +113,7 @@ async def test_the_schedule_sends_the_digest_to_the_review_team(
         calendar: ScheduleCalendarSpec = spec.calendars[0]
         assert [(r.start, r.end) for r in calendar.hour] == [(7, 7)]
 
-        activities = DigestActivities(db_pool, SmtpMailer(settings), settings.review_team_email)
+        activities = DigestActivities(db_pool, SmtpMailer(settings))
         async with Worker(
             client,
             task_queue=task_queue,

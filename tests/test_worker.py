@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 import worker
+from activities import build_activities
 from core.settings import Settings
 from tests.support_workflows import StampInput, WaitThenStamp, stamp_checklist
 from workflows.digest import DailyDigest
@@ -23,7 +21,7 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     assert worker.workflows() == [NopicRequest, DailyDigest]
-    registered = worker.activities(Settings(home=tmp_path), db_pool, time_skipping_env.client)
+    registered = build_activities(worker.adapters(Settings(home=tmp_path), db_pool))
     assert sorted(activity.__name__ for activity in registered) == [
         "cancel_nopic",
         "collect_digest",
@@ -34,7 +32,6 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
         "record_change",
         "send_digest",
     ]
-    assert worker.build_worker(time_skipping_env.client, Settings(home=tmp_path), db_pool) is not None
 
 
 async def test_registered_workflows_and_activities_run_on_the_task_queue(
@@ -44,14 +41,10 @@ async def test_registered_workflows_and_activities_run_on_the_task_queue(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def activities(settings: Settings, db: asyncpg.Pool, client: Client) -> Sequence[Callable[..., Any]]:
-        return [stamp_checklist]
-
     monkeypatch.setattr(worker, "workflows", lambda: [WaitThenStamp])
-    monkeypatch.setattr(worker, "activities", activities)
+    monkeypatch.setattr(worker, "build_activities", lambda adapters: [stamp_checklist])
     settings = Settings(home=tmp_path, temporal_task_queue=task_queue)
     built = worker.build_worker(time_skipping_env.client, settings, db_pool)
-    assert built is not None
 
     async with built:
         result = await time_skipping_env.client.execute_workflow(

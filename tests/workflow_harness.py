@@ -18,9 +18,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notifications import Notification, NotificationActivities
-from activities.oid import OidActivities
-from activities.records import RecordsActivities
+from activities import Adapters, build_activities
+from activities.notifications import Notification
 from domain.messages import Approve, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
@@ -176,20 +175,13 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
     service = Service(env, task_queue)
     service.oid.register("1234567890", "Organic Trade SA")
     service.oid.register("9876543210", "Green Imports Inc")
-    oid = OidActivities(service.oid)
+    adapters = Adapters(oid=service.oid, mailer=service.mailer, records=service.store)
     async with Worker(
         env.client,
         task_queue=task_queue,
         workflows=[NopicRequest],
         workflow_runner=workflow_runner(),
-        activities=[
-            oid.lookup_operation,
-            oid.issue_nopic,
-            oid.get_nopic,
-            oid.cancel_nopic,
-            NotificationActivities(service.mailer).notify,
-            RecordsActivities(service.store).record_change,
-        ],
+        activities=build_activities(adapters),
     ):
         yield service
 
