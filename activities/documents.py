@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import asyncpg
 from pydantic import AwareDatetime, BaseModel
 
+from core.files import write_atomically
 from core.logging import get_logger
 from core.settings import Settings
 
@@ -69,7 +68,7 @@ class DocumentStore:
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_of(digest)
         if not path.exists():
-            await asyncio.to_thread(_write_atomically, path, content)
+            await asyncio.to_thread(write_atomically, path, content)
         # The file is in place before its row exists, so a row never points at a missing file.
         async with self._pool.acquire() as conn:
             await conn.execute(
@@ -129,18 +128,3 @@ class DocumentStore:
                 "file: must be a PDF, PNG or JPEG (recognised by its content, not its name)"
             )
         return media_type
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-

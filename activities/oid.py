@@ -17,13 +17,11 @@ from temporalio.exceptions import ApplicationError
 
 from domain.nopic_number import check_nopic_number
 from domain.request import (
+    CommodityData,
     CountryCode,
     Exporter,
-    HtsCode,
     Importer,
-    Kilograms,
     OperationId,
-    OrganicStandard,
     RequestId,
     TransportMode,
 )
@@ -84,18 +82,11 @@ class Operation(BaseModel):
         return self.status == CERTIFIED
 
 
-class NopicData(BaseModel):
+class NopicData(CommodityData):
     """Everything one NOPIC carries: the commodity and the request it belongs to."""
-
-    model_config = ConfigDict(frozen=True)
 
     request_id: RequestId
     commodity_index: int = Field(ge=0)
-    product_name: str
-    hts_code: HtsCode
-    organic_standard: OrganicStandard
-    net_kg: Kilograms = Field(description="Estimated net kg for the whole validity period.")
-    lot_numbers: list[str] = Field(default_factory=list)
     exporter: Exporter
     importer: Importer
     origin_country: CountryCode

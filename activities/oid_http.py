@@ -26,7 +26,6 @@ from activities.oid import (
     OperationNotFound,
 )
 from core.settings import Settings
-from domain.request import Exporter, Importer
 
 _Body = TypeVar("_Body", bound=BaseModel)
 
@@ -65,34 +64,8 @@ class HttpOidGateway:
         )
 
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> ContractNopic:
-        body = wire.NopicCreate(
-            request_id=data.request_id,
-            commodity_index=data.commodity_index,
-            exporter=wire.Exporter(
-                operation_id=data.exporter.operation_id,
-                name=data.exporter.name,
-                country=data.exporter.country,
-                email=str(data.exporter.email),
-            ),
-            importer=wire.Importer(
-                operation_id=data.importer.operation_id,
-                name=data.importer.name,
-                address=data.importer.address,
-                email=str(data.importer.email),
-            ),
-            product_name=data.product_name,
-            hts_code=data.hts_code,
-            organic_standard=str(data.organic_standard),
-            net_kg=data.net_kg,
-            lot_numbers=data.lot_numbers,
-            origin_country=data.origin_country,
-            export_port=data.export_port,
-            us_port_of_entry=data.us_port_of_entry,
-            transport_mode=str(data.transport_mode),
-            etd=data.etd,
-            valid_from=data.valid_from,
-            valid_until=data.valid_until,
-        )
+        # The contract names every field as `NopicData` does; it takes them as plain JSON values.
+        body = wire.NopicCreate.model_validate(data.model_dump(mode="json"))
         response = await self._call(
             "POST",
             "/api/v1/nopics",
@@ -157,32 +130,5 @@ def _to_contract(nopic: wire.Nopic) -> ContractNopic:
         status=NopicStatus(nopic.status),
         issued_at=nopic.issued_at,
         cancelled_at=nopic.cancelled_at,
-        data=NopicData(
-            request_id=nopic.request_id,
-            commodity_index=nopic.commodity_index,
-            product_name=nopic.product_name,
-            hts_code=nopic.hts_code,
-            organic_standard=nopic.organic_standard,
-            net_kg=nopic.net_kg,
-            lot_numbers=nopic.lot_numbers,
-            exporter=Exporter(
-                name=nopic.exporter.name,
-                operation_id=nopic.exporter.operation_id,
-                country=nopic.exporter.country,
-                email=nopic.exporter.email,
-            ),
-            importer=Importer(
-                name=nopic.importer.name,
-                address=nopic.importer.address,
-                operation_id=nopic.importer.operation_id,
-                email=nopic.importer.email,
-            ),
-            origin_country=nopic.origin_country,
-            export_port=nopic.export_port,
-            us_port_of_entry=nopic.us_port_of_entry,
-            transport_mode=nopic.transport_mode,
-            etd=nopic.etd,
-            valid_from=nopic.valid_from,
-            valid_until=nopic.valid_until,
-        ),
+        data=NopicData.model_validate(nopic.model_dump(include=set(NopicData.model_fields))),
     )

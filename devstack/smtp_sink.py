@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import signal
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from core.files import write_atomically
 from core.logging import configure_logging, get_logger
 from core.settings import get_settings
 
@@ -41,23 +40,9 @@ class OutboxHandler:
         data = envelope_headers + content
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.outbox / f"{stamp}-{hashlib.sha256(data).hexdigest()[:16]}.eml"
-        await asyncio.to_thread(_write_atomically, path, data)
+        await asyncio.to_thread(write_atomically, path, data)
         log.info("smtp_sink.stored", file=path.name, recipients=envelope.rcpt_tos)
         return "250 Message accepted for delivery"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @asynccontextmanager

@@ -17,14 +17,7 @@ from domain.state import (
 def one_nopic_per_commodity(form: NopicRequestForm) -> list[Certificate]:
     """The certificates a request needs: one per commodity, not yet issued."""
     return [
-        Certificate(
-            commodity_index=index,
-            product_name=commodity.product_name,
-            hts_code=commodity.hts_code,
-            organic_standard=commodity.organic_standard,
-            net_kg=commodity.net_kg,
-            lot_numbers=commodity.lot_numbers,
-        )
+        Certificate(commodity_index=index, **commodity.commodity_data())
         for index, commodity in enumerate(form.commodities)
     ]
 

@@ -146,12 +146,22 @@ class Supplier(Model):
     transaction_certificate: Text | None = None
 
 
-class Commodity(Model):
+class CommodityData(Model):
+    """What one NOPIC certifies of a commodity: the form's commodity, its certificate and OID's NOPIC all
+    carry these fields, under these names."""
+
     product_name: Text = Field(description="The product name exactly as labeled.")
     hts_code: HtsCode
     organic_standard: OrganicStandard
     net_kg: Kilograms = Field(description="Net quantity in kg for the whole timeframe.")
     lot_numbers: list[Text] = Field(default_factory=list)
+
+    def commodity_data(self) -> dict[str, Any]:
+        """These fields alone, to build another model that carries them."""
+        return {name: getattr(self, name) for name in CommodityData.model_fields}
+
+
+class Commodity(CommodityData):
     suppliers: list[Supplier] = Field(default_factory=list)
 
 

@@ -13,12 +13,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.policy import Policy
 from domain.request import (
+    CommodityData,
     DocumentKind,
     DocumentReference,
-    HtsCode,
     Kilograms,
     NopicRequestForm,
-    OrganicStandard,
     RequestId,
     Text,
 )
@@ -104,17 +103,10 @@ class CertificateStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Certificate(BaseModel):
+class Certificate(CommodityData):
     """One NOPIC: one per commodity of the request."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     commodity_index: int = Field(ge=0)
-    product_name: str
-    hts_code: HtsCode
-    organic_standard: OrganicStandard
-    net_kg: Kilograms
-    lot_numbers: list[str] = Field(default_factory=list)
     number: str | None = None
     status: CertificateStatus = CertificateStatus.PENDING
     issued_at: AwareDatetime | None = None

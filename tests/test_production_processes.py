@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 import worker as worker_module
 from core.binaries import find_binary
 from core.probes import Probes
+from devstack.supervisor import http_answers
 from tests.servers import free_port
 
 NOPIC = str(Path(sys.executable).parent / "nopic")
@@ -50,15 +51,6 @@ def service_env(home: Path, **settings: str) -> dict[str, str]:
 
 def temporal_target(env: WorkflowEnvironment) -> str:
     return env.client.service_client.config.target_host
-
-
-async def http_answers(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=2) as http:
-            await http.get(url)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 @asynccontextmanager
