@@ -34,7 +34,7 @@ from domain.policy import policy_from_settings
 from domain.request import parse_request_form
 from domain.state import Actor, NopicRequestInput, RequestState, Role, workflow_id
 from starter.client import WORKFLOW_TYPE, RequestClient
-from tests.api_stack import request_body
+from tests.support.stack import request_body
 
 Figures = dict[str, Any]
 RESULTS = Path(__file__).parent / "results"

@@ -24,10 +24,10 @@ from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect
 from devstack.supervisor import Stack
+from tests.support.servers import free_port
 
 # The test suite's sample request and the documents that complete its checklist.
-from tests.api_stack import COMPLETE, EXPORTER_OPERATION, pdf
-from tests.servers import free_port
+from tests.support.stack import COMPLETE, EXPORTER_OPERATION, pdf
 from web import auth
 from web.auth import NewUser, UserRole
 

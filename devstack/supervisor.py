@@ -186,7 +186,9 @@ def check_ports_free(ports: list[Port]) -> None:
 
 
 @dataclass
-class _Running:
+class RunningChild:
+    """A child as it runs: its process, and the task relaying its output."""
+
     child: Child
     process: asyncio.subprocess.Process
     relay: asyncio.Task[None] | None = None
@@ -196,7 +198,7 @@ class _Running:
 @dataclass
 class Stack:
     settings: Settings
-    running: list[_Running] = field(default_factory=list)
+    running: list[RunningChild] = field(default_factory=list)
     _postgres: Any = None
 
     async def start(self) -> None:
@@ -212,7 +214,7 @@ class Stack:
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}
         for child in entries:
-            await self._start_child(child, env)
+            await self.start_child(child, env)
         log.info(
             "nopic is up",
             http=f"http://{self.settings.http_host}:{self.settings.http_port}",
@@ -222,7 +224,12 @@ class Stack:
             home=str(self.settings.home.resolve()),
         )
 
-    async def _start_child(self, child: Child, env: dict[str, str]) -> None:
+    def child(self, name: str) -> RunningChild:
+        [running] = [r for r in self.running if r.child.name == name]
+        return running
+
+    async def start_child(self, child: Child, env: dict[str, str]) -> None:
+        """Start one child and wait until it answers (a child started again after it stopped, too)."""
         log.info("starting", process=child.name)
         pipe = asyncio.subprocess.PIPE if child.relay_output else None
         process = await asyncio.create_subprocess_exec(
@@ -234,14 +241,14 @@ class Stack:
             start_new_session=True,
             preexec_fn=_die_with_supervisor,
         )
-        running = _Running(child, process)
+        running = RunningChild(child, process)
         if process.stdout is not None:
             running.relay = asyncio.create_task(_relay(running, process.stdout))
         self.running.append(running)
         if child.ready is not None:
             await self._wait_ready(running, child.ready)
 
-    async def _wait_ready(self, running: _Running, ready: Callable[[], Awaitable[bool]]) -> None:
+    async def _wait_ready(self, running: RunningChild, ready: Callable[[], Awaitable[bool]]) -> None:
         child = running.child
         deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
         while not await ready():
@@ -252,7 +259,7 @@ class Stack:
             await asyncio.sleep(_POLL_INTERVAL)
         log.info("answering", process=child.name)
 
-    async def wait_for_exit(self) -> _Running:
+    async def wait_for_exit(self) -> RunningChild:
         """Wait until some child exits (it should not, while the stack runs) and return it."""
         waits = {asyncio.create_task(r.process.wait()): r for r in self.running}
         done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -262,7 +269,7 @@ class Stack:
 
     async def stop(self) -> None:
         for running in reversed(self.running):
-            await _stop_child(running)
+            await stop_child(running)
         self.running.clear()
         if self._postgres is not None:
             log.info("stopping", process="postgres")
@@ -270,7 +277,8 @@ class Stack:
             self._postgres = None
 
 
-async def _stop_child(running: _Running) -> None:
+async def stop_child(running: RunningChild) -> None:
+    """SIGTERM, then SIGKILL after the child's stop timeout."""
     process, name = running.process, running.child.name
     if process.returncode is None:
         log.info("stopping", process=name)
@@ -311,7 +319,7 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts)
 
 
-async def _relay(running: _Running, stream: asyncio.StreamReader) -> None:
+async def _relay(running: RunningChild, stream: asyncio.StreamReader) -> None:
     """Re-log a foreign program's output, so the stack keeps one stream of structured lines.
 
     Once the child is asked to stop, its complaints about connections closing are expected: debug only.

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_stack import PDF, ApiStack, request_body
+from tests.support.stack import PDF, ApiStack, request_body
 
 pytestmark = pytest.mark.faults
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from devstack.supervisor import _Running
-from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
-from tests.faults.stack import FaultStack, fault_stack
+from devstack.supervisor import RunningChild
+from tests.support.lifecycles import assert_nothing_lost_nothing_twice, run_lifecycles
+from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
 
@@ -54,7 +54,7 @@ async def through_an_outage(
 
 def child_away(stack: FaultStack, name: str) -> tuple[Callable[[], Awaitable[None]], ...]:
     """Stop one process of the stack (SIGTERM, as the supervisor does), and start it again."""
-    stopped: list[_Running] = []
+    stopped: list[RunningChild] = []
 
     async def down() -> None:
         stopped.append(await stack.stop(name))

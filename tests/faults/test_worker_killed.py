@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from activities.oid_contract import Faults
-from tests.faults.lifecycle import assert_nothing_lost_nothing_twice, run_lifecycles
-from tests.faults.stack import FaultStack, fault_stack
+from tests.support.lifecycles import assert_nothing_lost_nothing_twice, run_lifecycles
+from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
 

@@ -1,0 +1,296 @@
+"""Notifications delivered by `SmtpMailer` to a real SMTP server (the aiosmtpd sink), read back from .eml."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ssl
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pypdf import PdfReader
+from temporalio.testing import ActivityEnvironment
+
+from activities.mail import SmtpMailer
+from activities.notifications import (
+    Audience,
+    Notification,
+    NotificationActivities,
+    NotificationKind,
+    NotificationUndeliverable,
+)
+from core.settings import Settings
+from devstack.smtp_sink import smtp_sink
+from domain.state import (
+    Certificate,
+    CertificateStatus,
+    ChecklistItem,
+    ReconciliationLine,
+    RequestStatus,
+    Requirement,
+)
+from tests.support.forms import form
+
+ISSUED_AT = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)
+NUMBERS = ["026-1234567890-000101", "026-1234567890-000102"]
+
+
+def certificates(cancel_reason: str | None = None) -> list[Certificate]:
+    return [
+        Certificate(
+            commodity_index=i,
+            product_name=c.product_name,
+            hts_code=c.hts_code,
+            organic_standard=c.organic_standard,
+            net_kg=c.net_kg,
+            lot_numbers=c.lot_numbers,
+            number=NUMBERS[i],
+            status=CertificateStatus.CANCELLED if cancel_reason else CertificateStatus.ISSUED,
+            issued_at=ISSUED_AT,
+            cancelled_at=ISSUED_AT + timedelta(days=9) if cancel_reason else None,
+            cancel_reason=cancel_reason,
+        )
+        for i, c in enumerate(form().commodities)
+    ]
+
+
+def notification(kind: NotificationKind, audience: Audience, **details: Any) -> Notification:
+    request = form()
+    return Notification(
+        event_id=f"mail-1:7:{audience}:{kind}",
+        request_id="mail-1",
+        kind=kind,
+        audience=audience,
+        status=RequestStatus.AWAITING_TRANSPORT_DOCUMENT,
+        form=request,
+        lead_working_days=5,
+        late=False,
+        customs_deadline=request.shipment.customs_deadline,
+        **details,
+    )
+
+
+@pytest.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[tuple[Settings, Path]]:
+    outbox = tmp_path / "outbox"
+    async with smtp_sink("127.0.0.1", 0, outbox) as port:
+        yield Settings(home=tmp_path, smtp_host="127.0.0.1", smtp_port=port), outbox
+
+
+def delivered(outbox: Path) -> list[EmailMessage]:
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(path.read_bytes()) for path in sorted(outbox.glob("*.eml"))]  # type: ignore[misc]
+
+
+async def test_the_exporter_gets_the_nopics_with_one_pdf_each(sink: tuple[Settings, Path]) -> None:
+    settings, outbox = sink
+    sent = await ActivityEnvironment().run(
+        NotificationActivities(SmtpMailer(settings)).notify,
+        notification(NotificationKind.NOPIC_ISSUED, Audience.EXPORTER, certificates=certificates()),
+    )
+    assert sent.recipients == ["exports@organic-trade.example"]
+    [message] = delivered(outbox)
+    assert message["To"] == "exports@organic-trade.example"
+    assert message["Subject"] == "NOPICs issued for request mail-1"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    for number in NUMBERS:
+        assert number in text
+        assert f"<strong>{number}</strong>" in html
+    pdfs = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    assert sorted(pdfs) == [f"NOPIC-{n}.pdf" for n in NUMBERS]
+    first = PdfReader(io.BytesIO(pdfs[f"NOPIC-{NUMBERS[0]}.pdf"])).pages[0].extract_text()
+    assert NUMBERS[0] in first
+    assert "Organic roasted coffee beans" in first
+    assert "Certisys" in first
+
+
+async def test_the_importer_gets_what_to_declare_in_ace(sink: tuple[Settings, Path]) -> None:
+    settings, outbox = sink
+    await SmtpMailer(settings).send(
+        notification(NotificationKind.NOPIC_ISSUED, Audience.IMPORTER, certificates=certificates())
+    )
+    [message] = delivered(outbox)
+    assert message["To"] == "customs@green-imports.example"
+    assert list(message.iter_attachments()) == []
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    for expected in [
+        "- Organic roasted coffee beans\n  NOPIC number: 026-1234567890-000101\n  HTS code: 0901210035\n"
+        "  Quantity: 12000 kg\n  Lot numbers: L-2026-01",
+        "- Organic cocoa nibs\n  NOPIC number: 026-1234567890-000102\n  HTS code: 1804000000\n"
+        "  Quantity: 800.5 kg\n  Lot numbers: none given",
+        "Declare each NOPIC number in ACE under message set OR2",
+        "Draft numbers are not valid",
+    ]:
+        assert expected in text, expected
+
+
+async def test_a_retried_notification_is_the_same_message(sink: tuple[Settings, Path]) -> None:
+    settings, outbox = sink
+    mailer = SmtpMailer(settings)
+    same = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    await mailer.send(same)
+    await mailer.send(same)
+    first, second = delivered(outbox)
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["To"] == "review-team@certifier.example"
+    other = mailer.compose(notification(NotificationKind.NEW_REQUEST, Audience.EXPORTER))
+    assert other["Message-ID"] != first["Message-ID"]
+
+
+EVERY_MESSAGE = [
+    (NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM, "lead time 5 working days"),
+    (NotificationKind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM, "Still missing"),
+    (
+        NotificationKind.TRANSPORT_DEADLINE_PASSED,
+        Audience.REVIEW_TEAM,
+        "Every NOPIC of the request is cancelled",
+    ),
+    (NotificationKind.REQUEST_WITHDRAWN, Audience.REVIEW_TEAM, "Reason: plans changed"),
+    (NotificationKind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, "certified 12000 kg, shipped 9000 kg"),
+    (NotificationKind.MISSING_DOCUMENTS, Audience.EXPORTER, "Commercial invoice (now)"),
+    (NotificationKind.CORRECTIONS_REQUESTED, Audience.EXPORTER, "- lot numbers of the cocoa"),
+    (NotificationKind.REQUEST_REFUSED, Audience.EXPORTER, "Reason: plans changed"),
+    (NotificationKind.TRANSPORT_REMINDER, Audience.EXPORTER, "due before 2026-03-24 09:00 CET"),
+    (NotificationKind.TRANSPORT_DOCUMENT_REJECTED, Audience.EXPORTER, "Reason: plans changed"),
+    (NotificationKind.CANCELLATION, Audience.EXPORTER, "Reason: plans changed"),
+    (NotificationKind.CANCELLATION, Audience.IMPORTER, "may no longer be declared in ACE"),
+    (NotificationKind.CANCELLATION, Audience.REVIEW_TEAM, "are cancelled in OID"),
+]
+
+
+@pytest.mark.parametrize(("kind", "audience", "expected"), EVERY_MESSAGE)
+def test_every_notification_renders_text_and_html(
+    kind: NotificationKind, audience: Audience, expected: str
+) -> None:
+    mailer = SmtpMailer(Settings())
+    message = mailer.compose(
+        notification(
+            kind,
+            audience,
+            message="plans changed",
+            corrections=["lot numbers of the cocoa"],
+            missing=[
+                ChecklistItem(
+                    item="commercial_invoice",
+                    description="Commercial invoice",
+                    required=Requirement.NOW,
+                    accepted_kinds=["commercial_invoice"],
+                )
+            ],
+            certificates=certificates(cancel_reason="plans changed"),
+            reconciliation=[
+                ReconciliationLine(
+                    commodity_index=0,
+                    product_name="Organic roasted coffee beans",
+                    nopic_number=NUMBERS[0],
+                    certified_kg=12000,
+                    shipped_kg=9000,
+                )
+            ],
+            reminder_offset=timedelta(days=1),
+        )
+    )
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert expected in text
+    assert "Organic Trade SA" in html
+    assert message["Subject"]
+
+
+async def test_login_over_starttls(tmp_path: Path) -> None:
+    """Against a server that demands STARTTLS and a login, as a real relay does."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    openssl = await asyncio.create_subprocess_exec(
+        *[
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await openssl.wait() == 0
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"nopic", b"s3cret")
+        return AuthResult(success=ok)
+
+    outbox = tmp_path / "outbox"
+    options = {
+        "tls_context": tls,
+        "require_starttls": True,
+        "auth_required": True,
+        "authenticator": authenticator,
+    }
+    async with smtp_sink("127.0.0.1", 0, outbox, **options) as port:
+        settings = Settings(
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_starttls=True,
+            smtp_username="nopic",
+            smtp_password="s3cret",
+            smtp_ca_file=cert,
+        )
+        await SmtpMailer(settings).send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
+    assert len(delivered(outbox)) == 1
+
+
+class RefusingHandler:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        return "550 5.1.1 no such mailbox"
+
+
+async def test_a_refused_recipient_is_final_and_an_absent_server_is_retried(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(RefusingHandler()), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mailer = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
+    with pytest.raises(NotificationUndeliverable, match="550"):
+        await mailer.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
+    server.close()
+    await server.wait_closed()
+    absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=9, smtp_timeout_seconds=2))
+    with pytest.raises(Exception) as error:
+        await absent.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
+    assert not isinstance(error.value, NotificationUndeliverable)
+
+
+async def test_a_retry_after_a_delivered_message_does_not_send_it_again(
+    sink: tuple[Settings, Path], db_pool: Any
+) -> None:
+    """The first attempt delivered, but its completion was lost (worker killed, server away): the retry
+    answers from the ledger of sent messages."""
+    settings, outbox = sink
+    activities = NotificationActivities(SmtpMailer(settings), db_pool)
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    first = await ActivityEnvironment().run(activities.notify, message)
+    again = await ActivityEnvironment().run(activities.notify, message)
+    assert again == first
+    assert len(delivered(outbox)) == 1

@@ -1,0 +1,66 @@
+"""The audit trail and read model on embedded PostgreSQL: every change recorded exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import asyncpg
+from temporalio.testing import ActivityEnvironment
+
+from activities.records import RecordsActivities
+from activities.records_pg import PgRecordsStore
+from domain.state import RequestStatus
+from tests.support.records import change
+
+
+async def test_a_change_is_recorded_with_its_read_model_row_and_certificates(db_pool: asyncpg.Pool) -> None:
+    store = PgRecordsStore(db_pool)
+    recorded = await ActivityEnvironment().run(
+        RecordsActivities(store).record_change, change("rec-1", 1, RequestStatus.IN_REVIEW)
+    )
+    assert recorded.inserted
+    event = await db_pool.fetchrow("SELECT * FROM audit_events WHERE event_id = 'rec-1:1'")
+    assert (event["actor_id"], event["actor_role"], event["action"]) == ("rev-1", "reviewer", "in_review")
+    assert event["payload"] == {"status": "in_review", "kg": "1.5", "at": "2026-03-02T10:00:00Z"}
+    row = await db_pool.fetchrow("SELECT * FROM requests WHERE request_id = 'rec-1'")
+    assert row["status"] == "in_review"
+    assert row["product_names"] == ["Organic roasted coffee beans", "Organic cocoa nibs"]
+    assert row["commodity_count"] == 2
+    certificates = await db_pool.fetch("SELECT * FROM certificates WHERE request_id = 'rec-1' ORDER BY 2")
+    assert [(c["status"], c["net_kg"]) for c in certificates] == [
+        ("pending", Decimal("12000")),
+        ("pending", Decimal("800.5")),
+    ]
+
+
+async def test_a_retried_change_is_written_once(db_pool: asyncpg.Pool) -> None:
+    store = PgRecordsStore(db_pool)
+    same = change("rec-2", 1, RequestStatus.IN_REVIEW)
+    results = await asyncio.gather(*(store.record_change(same) for _ in range(5)))
+    assert sorted(r.inserted for r in results) == [False, False, False, False, True]
+    again = await store.record_change(same)
+    assert not again.inserted
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-2'") == 1
+
+
+async def test_a_late_retry_of_an_older_change_never_overwrites_a_newer_state(db_pool: asyncpg.Pool) -> None:
+    store = PgRecordsStore(db_pool)
+    numbers: list[str | None] = ["026-1234567890-000001", "026-1234567890-000002"]
+    await store.record_change(change("rec-3", 2, RequestStatus.AWAITING_TRANSPORT_DOCUMENT, numbers=numbers))
+    await store.record_change(change("rec-3", 1, RequestStatus.ISSUING))
+    row = await db_pool.fetchrow("SELECT status, last_sequence FROM requests WHERE request_id = 'rec-3'")
+    assert (row["status"], row["last_sequence"]) == ("awaiting_transport_document", 2)
+    stored = await db_pool.fetch(
+        "SELECT nopic_number FROM certificates WHERE request_id = 'rec-3' ORDER BY 1"
+    )
+    assert [r["nopic_number"] for r in stored] == numbers
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-3'") == 2
+
+
+async def test_dashboard_lists_can_search_product_names(db_pool: asyncpg.Pool) -> None:
+    await PgRecordsStore(db_pool).record_change(change("rec-4", 1, RequestStatus.RECEIVED))
+    found = await db_pool.fetch(
+        "SELECT request_id FROM requests WHERE product_search @@ plainto_tsquery('simple', $1)", "cocoa"
+    )
+    assert "rec-4" in [r["request_id"] for r in found]

@@ -1,0 +1,235 @@
+"""Who may call what: every endpoint of the API, by role, over HTTP.
+
+Each cell says what the caller gets: `ok` (the request got past access control: 2xx, or the workflow's
+409 / a 422 about the body), 401 (no or bad credentials), 403 (wrong role), 404 (an exporter asking
+about another operation's request, which it must not learn exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.stack import (
+    EXPORTER_OPERATION,
+    OTHER_EXPORTER_OPERATION,
+    ApiStack,
+    Person,
+    complete_request,
+    pdf,
+    person,
+    request_body,
+    wait_for,
+)
+from web.auth import UserRole
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ROLES = ("anonymous", "admin", "reviewer", "exporter", "other_exporter")
+
+
+@dataclass
+class Call:
+    method: str
+    path: str  # the OpenAPI template, for the coverage check
+    url: str
+    expect: dict[str, str | int]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # Some calls need a body of the caller's own (an exporter submits for its own operation).
+    per_role: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def everyone(outcome: str | int = "ok") -> dict[str, str | int]:
+    return {"anonymous": 401, **{role: outcome for role in ROLES[1:]}}
+
+
+PEOPLE_OWN = {"anonymous": 401, "admin": 403, "reviewer": "ok", "exporter": "ok", "other_exporter": 404}
+REVIEWERS_ONLY = {"anonymous": 401, "admin": 403, "reviewer": "ok", "exporter": 403, "other_exporter": 403}
+ADMINS_ONLY = {"anonymous": 401, "admin": "ok", "reviewer": 403, "exporter": 403, "other_exporter": 403}
+PEOPLE = {"anonymous": 401, "admin": 403, "reviewer": "ok", "exporter": "ok", "other_exporter": "ok"}
+
+
+def outcome(status: int) -> str | int:
+    return status if status in (401, 403, 404) else "ok"
+
+
+async def test_every_endpoint_by_role(stack: ApiStack) -> None:
+    issued = await complete_request(stack, "access-issued")
+    async with stack.client(stack.reviewer) as http:
+        await http.post(f"/requests/{issued['id']}/actions/approve", json={})
+        state = await wait_for(http, issued["id"], "awaiting_transport_document")
+    number = state["certificates"][0]["number"]
+    document = state["form"]["documents"][0]["sha256"]
+    target = (await complete_request(stack, "access-target"))["id"]
+    await person(stack.pool, "leaver", UserRole.REVIEWER)
+    a, t = f"/requests/{issued['id']}", f"/requests/{target}"
+    reference = {"kind": "transport_document_definitive", "file_id": document, "sha256": document}
+    upload = {
+        "files": [("files", ("a.pdf", pdf("access-upload"), "application/pdf"))],
+        "data": {"kind": ["other"]},
+    }
+
+    def action(name: str, expect: dict[str, str | int], body: dict[str, Any]) -> Call:
+        template = f"/requests/{{request_id}}/actions/{name}"
+        return Call("POST", template, f"{t}/actions/{name}", expect, {"json": body})
+
+    own_body = {
+        role: {
+            "json": request_body(
+                operation_id=OTHER_EXPORTER_OPERATION if role == "other_exporter" else EXPORTER_OPERATION
+            )
+        }
+        for role in ROLES
+    }
+    calls = [
+        Call("GET", "/health", "/health", {role: "ok" for role in ROLES}),
+        Call("GET", "/health/live", "/health/live", {role: "ok" for role in ROLES}),
+        Call("GET", "/health/ready", "/health/ready", {role: "ok" for role in ROLES}),
+        Call("GET", "/metrics", "/metrics", {role: "ok" for role in ROLES}),
+        Call("GET", "/me", "/me", everyone()),
+        Call("POST", "/requests", "/requests", PEOPLE, per_role=own_body),
+        Call("GET", "/requests", "/requests", PEOPLE),
+        Call("GET", "/requests/{request_id}", a, PEOPLE_OWN),
+        Call(
+            "GET",
+            "/requests/{request_id}/certificates/{nopic}.pdf",
+            f"{a}/certificates/{number}.pdf",
+            PEOPLE_OWN,
+        ),
+        Call("GET", "/requests/{request_id}/documents/{sha256}", f"{a}/documents/{document}", PEOPLE_OWN),
+        Call("POST", "/requests/{request_id}/documents", f"{t}/documents", PEOPLE_OWN, upload),
+        Call(
+            "POST",
+            "/documents",
+            "/documents",
+            PEOPLE,
+            {"files": {"file": ("b.pdf", pdf("b"), "application/pdf")}},
+        ),
+        action("approve", REVIEWERS_ONLY, {}),
+        action("request-corrections", REVIEWERS_ONLY, {"items": ["invoice"], "message": "please"}),
+        action(
+            "record-certificate", REVIEWERS_ONLY, {"commodity_index": 0, "number": "123-1000000001-000001"}
+        ),
+        action("transport-document", PEOPLE_OWN, {"document": reference}),
+        action("reject-transport-document", REVIEWERS_ONLY, {"reason": "illegible"}),
+        action("update-eta", PEOPLE_OWN, {"eta": "2099-01-01T08:00:00+00:00"}),
+        action(
+            "record-shipment",
+            PEOPLE_OWN,
+            {
+                "shipped_on": "2099-01-01",
+                "quantities": [{"commodity_index": 0, "net_kg": "1"}],
+                "transport_document": reference,
+            },
+        ),
+        action("cancel-certificates", REVIEWERS_ONLY, {"reason": "test"}),
+        action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
+        # The two that end the request come last; after them the workflow answers 409, still past access.
+        action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),
+        action("withdraw", PEOPLE_OWN, {}),
+        Call("GET", "/users", "/users", ADMINS_ONLY),
+        Call(
+            "POST",
+            "/users",
+            "/users",
+            ADMINS_ONLY,
+            per_role={
+                role: {"json": {"username": f"new-{role}", "display_name": "N", "role": "reviewer"}}
+                for role in ROLES
+            },
+        ),
+        Call("POST", "/users/{username}/revoke", "/users/leaver/revoke", ADMINS_ONLY),
+    ]
+    people: dict[str, Person | None] = {
+        "anonymous": None,
+        "admin": stack.admin,
+        "reviewer": stack.reviewer,
+        "exporter": stack.exporter,
+        "other_exporter": stack.other_exporter,
+    }
+    wrong: list[str] = []
+    clients = {role: stack.client(person) for role, person in people.items()}
+    try:
+        for call in calls:
+            for role in ROLES:
+                kwargs = call.per_role.get(role, call.kwargs)
+                answer = await clients[role].request(call.method, call.url, **kwargs)
+                got = outcome(answer.status_code)
+                if got != call.expect[role] or answer.status_code >= 500:
+                    wrong.append(
+                        f"{role} {call.method} {call.url}: "
+                        f"expected {call.expect[role]}, got {answer.status_code}"
+                    )
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()))
+    assert not wrong, "\n".join(wrong)
+
+    # Every route of the API is in the matrix.
+    async with stack.client() as http:
+        schema = (await http.get("/openapi.json")).json()
+    routes = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    covered = {(c.method, c.path) for c in calls}
+    assert routes <= covered, f"not in the access matrix: {sorted(routes - covered)}"
+
+
+async def test_a_bad_or_revoked_token_is_401(stack: ApiStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": "Bearer nopic_wrong"}) as http:
+        answer = await http.get("/requests")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthorized"
+    assert answer.headers["www-authenticate"] == "Bearer"
+
+    async with stack.client(stack.admin) as admin:
+        created = (
+            await admin.post("/users", json={"username": "temp", "display_name": "Temp", "role": "reviewer"})
+        ).json()
+        token = {"Authorization": f"Bearer {created['token']}"}
+        async with httpx.AsyncClient(base_url=stack.url, headers=token) as http:
+            assert (await http.get("/requests")).status_code == 200
+            assert (await admin.post("/users/temp/revoke")).status_code == 200
+            assert (await http.get("/requests")).status_code == 401
+
+
+async def test_a_session_cookie_needs_the_csrf_header_to_change_anything(stack: ApiStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, follow_redirects=False) as browser:
+        form = await browser.get("/ui/login")
+        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        signed_in = await browser.post(
+            "/ui/login",
+            data={
+                "username": stack.reviewer.username,
+                "password": stack.reviewer.password,
+                "csrf_token": csrf,
+                "next": "/ui",
+            },
+        )
+        assert signed_in.status_code == 303
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert (await browser.get("/requests")).status_code == 200  # reading with the cookie is fine
+        refused = await browser.post("/requests", json=request_body())
+        assert refused.status_code == 403
+        assert "X-CSRF-Token" in refused.json()["error"]["message"]
+        forged = await browser.post("/ui/logout", data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+
+
+async def test_login_with_a_wrong_password_or_without_the_form_token_fails(stack: ApiStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, follow_redirects=False) as browser:
+        form = await browser.get("/ui/login")
+        csrf = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+        wrong = await browser.post(
+            "/ui/login", data={"username": "rita", "password": "nope", "csrf_token": csrf}
+        )
+        assert wrong.status_code == 401
+        assert "wrong password" in wrong.text
+    async with httpx.AsyncClient(base_url=stack.url, follow_redirects=False) as stranger:
+        forged = await stranger.post(
+            "/ui/login", data={"username": "rita", "password": stack.reviewer.password, "csrf_token": "x"}
+        )
+        assert forged.status_code == 403
+        assert (await stranger.get("/ui/queues")).status_code == 303  # not signed in: off to the login form

@@ -1,0 +1,117 @@
+"""The `nopic` CLI against the running HTTP API: tables by default, --json for scripts, refusals exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from core.settings import get_settings
+from starter.cli import app
+from tests.support.dirs import EXAMPLES
+from tests.support.stack import ApiStack, Person
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+
+async def nopic(stack: ApiStack, person: Person | None, *args: str) -> Result:
+    """Run `nopic ARGS` in a thread (the API it calls is served by this test's event loop)."""
+    env = {"NOPIC_API_URL": stack.url, "NOPIC_TOKEN": person.token if person else "", "COLUMNS": "200"}
+    env["NOPIC_CLI_CONFIG"] = "/nonexistent/cli.toml"
+
+    def run() -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, list(args), env=env)
+        finally:
+            get_settings.cache_clear()
+
+    return await asyncio.to_thread(run)
+
+
+async def test_submit_the_example_then_list_show_and_act(stack: ApiStack) -> None:
+    submitted = await nopic(stack, stack.exporter, "submit", str(EXAMPLES / "request.json"), "--json")
+    assert submitted.exit_code == 0, submitted.output
+    request_id = json.loads(submitted.stdout)["id"]
+    assert json.loads(submitted.stdout)["status"] == "awaiting_documents"
+
+    listed = await nopic(stack, stack.reviewer, "list", "--status", "awaiting_documents")
+    assert listed.exit_code == 0, listed.output
+    assert request_id in listed.stdout
+    assert "Biofruits Export SRL" in listed.stdout
+
+    shown = await nopic(stack, stack.reviewer, "show", request_id)
+    assert shown.exit_code == 0, shown.output
+    assert "Checklist" in shown.stdout and "MISSING" in shown.stdout
+    assert "Audit trail" in shown.stdout
+
+    # A refused action exits non-zero and prints the workflow's reason.
+    refused = await nopic(stack, stack.reviewer, "approve", request_id)
+    assert refused.exit_code == 1
+    assert "commercial invoice" in refused.stderr
+
+    corrected = await nopic(
+        stack, stack.exporter, "correct-request-data", request_id, str(EXAMPLES / "request.json")
+    )
+    assert corrected.exit_code == 0, corrected.output
+
+    documents = EXAMPLES / "documents"
+    uploaded = await nopic(
+        stack,
+        stack.exporter,
+        "upload",
+        request_id,
+        str(documents / "commercial-invoice.pdf"),
+        str(documents / "traceability-declaration.pdf"),
+        str(documents / "transaction-certificate-finca-sol.pdf"),
+        str(documents / "purchase-invoice-biohof-brabant.pdf"),
+        str(documents / "packing-list.pdf"),
+        str(documents / "booking-reservation.pdf"),
+        *("--kind", "commercial_invoice", "--kind", "traceability_declaration"),
+        *("--kind", "transaction_certificate", "--kind", "purchase_invoice"),
+        *("--kind", "packing_list", "--kind", "booking_reservation"),
+        *("--supplier", "", "--supplier", "", "--supplier", "Finca Sol", "--supplier", "Biohof Brabant"),
+        *("--supplier", "", "--supplier", ""),
+    )
+    assert uploaded.exit_code == 0, uploaded.output
+    assert "in_review" in uploaded.stdout
+
+    approved = await nopic(stack, stack.reviewer, "approve", request_id, "--note", "complete", "--json")
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.stdout)["status"] in ("issuing", "awaiting_transport_document")
+
+    withdrawn = await nopic(stack, stack.exporter, "withdraw", request_id)
+    assert withdrawn.exit_code == 1
+    assert "withdraw" in withdrawn.stderr or "issuing" in withdrawn.stderr or "awaiting" in withdrawn.stderr
+
+
+async def test_users_are_managed_by_an_admin_only(stack: ApiStack) -> None:
+    created = await nopic(
+        stack, stack.admin, "users", "create", "erik", "--role", "exporter", "--operation-id", "1000000002"
+    )
+    assert created.exit_code == 0, created.output
+    assert "password:" in created.stdout and "token:    nopic_" in created.stdout
+
+    listed = await nopic(stack, stack.admin, "users", "list", "--json")
+    assert "erik" in {u["username"] for u in json.loads(listed.stdout)}
+
+    not_admin = await nopic(stack, stack.reviewer, "users", "list")
+    assert not_admin.exit_code == 1
+    assert "admin" in not_admin.stderr
+
+    bad = await nopic(stack, stack.admin, "users", "create", "xavier", "--role", "exporter")
+    assert bad.exit_code == 1
+    assert "operation_id" in bad.stderr
+
+    revoked = await nopic(stack, stack.admin, "users", "revoke", "erik")
+    assert revoked.exit_code == 0, revoked.output
+
+
+async def test_without_a_token_the_cli_says_how_to_give_one(stack: ApiStack) -> None:
+    result = await nopic(stack, None, "list")
+    assert result.exit_code == 1
+    assert "NOPIC_TOKEN" in result.stderr

@@ -1,0 +1,200 @@
+"""A NOPIC request service on the time-skipping server, with fake ports behind the real activity classes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities import Adapters, build_activities
+from activities.notifications import Notification
+from domain.messages import Approve, SubmitTransportDocument
+from domain.policy import Policy
+from domain.request import DocumentKind, NopicRequestForm
+from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
+from tests.support.dirs import HISTORIES
+from tests.support.fakes import FakeOid, RecordingMailer, RecordingStore
+from tests.support.forms import document, form_data
+from worker import workflow_runner
+from workflows.nopic_request import ACTION_REFUSED, NopicRequest
+
+# Seconds of real time a skip to a far instant may take; it takes well under one.
+SKIP_LIMIT = 30
+
+EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
+REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
+
+
+def request_form(
+    now: datetime,
+    *,
+    etd_in_days: int = 10,
+    deadline_in_days: float = 20,
+    timeframe_days: int = 60,
+    **overrides: Any,
+) -> NopicRequestForm:
+    """A complete request received `now`, departing in `etd_in_days`, with customs clearance expected
+    `deadline_in_days` from now and a timeframe ending `timeframe_days` after the day of receipt."""
+    etd = now.date() + timedelta(days=etd_in_days)
+    timeframe = {
+        "first_day": now.date().isoformat(),
+        "last_day": (now.date() + timedelta(timeframe_days)).isoformat(),
+    }
+    data = form_data(
+        received_at=now,
+        etd=etd,
+        eta=now + timedelta(days=deadline_in_days),
+        timeframe=timeframe,
+        **overrides,
+    )
+    return NopicRequestForm.model_validate(data)
+
+
+@dataclass
+class Service:
+    env: WorkflowEnvironment
+    task_queue: str
+    oid: FakeOid = field(default_factory=FakeOid)
+    mailer: RecordingMailer = field(default_factory=RecordingMailer)
+    store: RecordingStore = field(default_factory=RecordingStore)
+    actions: int = 0
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def start(
+        self,
+        form: NopicRequestForm | None = None,
+        policy: Policy | None = None,
+        request_id: str | None = None,
+    ) -> WorkflowHandle[Any, RequestState]:
+        form = form or request_form(await self.now())
+        request_id = request_id or f"r-{uuid.uuid4().hex[:12]}"
+        return await self.env.client.start_workflow(
+            NopicRequest.run,
+            NopicRequestInput(
+                request_id=request_id, form=form, policy=policy or Policy(), submitted_by=EXPORTER
+            ),
+            id=workflow_id(request_id),
+            task_queue=self.task_queue,
+        )
+
+    def action(self, actor: Actor = REVIEWER, action_id: str | None = None) -> dict[str, Any]:
+        """The common part of an action: a fresh action id, the actor and the time."""
+        self.actions += 1
+        return {
+            "action_id": action_id or f"a-{self.actions}",
+            "actor": actor,
+            "at": datetime.now().astimezone(),
+        }
+
+    async def result(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Let the request run to its end: time skips while we wait (bounded, so a stuck skip fails)."""
+        return await asyncio.wait_for(handle.result(), SKIP_LIMIT)
+
+    async def sleep_until(self, instant: datetime) -> None:
+        """Let time skip to `instant`, firing every timer due before it, then hold the clock there."""
+        await asyncio.wait_for(self.env.sleep(instant - await self.now()), SKIP_LIMIT)
+
+    async def state(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        return await handle.query(NopicRequest.state)
+
+    async def until(
+        self, handle: WorkflowHandle[Any, RequestState], check: Callable[[RequestState], bool], what: str
+    ) -> RequestState:
+        """Poll the `state` query (time does not skip meanwhile) until `check` holds."""
+        for _ in range(200):
+            state = await self.state(handle)
+            if check(state):
+                return state
+            await asyncio.sleep(0.05)
+        raise AssertionError(
+            f"never reached: {what}; status {state.status}, issuance {state.issuance_blocked}"
+        )
+
+    async def mailed(self, kind: str, audience: str) -> Notification:
+        """The message of `kind` to `audience`, once the workflow has sent it."""
+        for _ in range(200):
+            sent = [n for n in self.mailer.of_kind(kind) if n.audience == audience]
+            if sent:
+                [notification] = sent
+                return notification
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never sent: {kind} to {audience}")
+
+    async def until_status(
+        self, handle: WorkflowHandle[Any, RequestState], status: RequestStatus
+    ) -> RequestState:
+        return await self.until(handle, lambda s: s.status is status, f"status {status}")
+
+    async def issued(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Approve a complete request and wait for its NOPICs (api mode)."""
+        await self.until_status(handle, RequestStatus.IN_REVIEW)
+        await handle.execute_update(NopicRequest.approve, Approve(**self.action()))
+        return await self.until_status(handle, RequestStatus.AWAITING_TRANSPORT_DOCUMENT)
+
+    async def active(self, handle: WorkflowHandle[Any, RequestState]) -> RequestState:
+        """Approve, issue, and accept the definitive transport document."""
+        await self.issued(handle)
+        state = await handle.execute_update(NopicRequest.transport_document, self.transport_document())
+        assert state.status is RequestStatus.ACTIVE
+        return state
+
+    def transport_document(self, file_id: str = "bl-1", actor: Actor = EXPORTER) -> SubmitTransportDocument:
+        reference = document(DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE, file_id)
+        return SubmitTransportDocument(**self.action(actor), document=reference)
+
+    async def save_history(
+        self, handle: WorkflowHandle[Any, RequestState], name: str, run_id: str | None = None
+    ) -> None:
+        """With NOPIC_SAVE_HISTORIES=1, keep this run's history for the replay test, unless one is saved:
+        a committed history stands for requests under way and must keep replaying as it is."""
+        path = HISTORIES / f"{re.sub(r'[^a-z0-9_]+', '_', name.lower())}.json"
+        if os.environ.get("NOPIC_SAVE_HISTORIES") != "1" or path.exists():
+            return
+        history = await self.env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        path.write_text(history.to_json())
+
+
+@asynccontextmanager
+async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
+    service = Service(env, task_queue)
+    service.oid.register("1234567890", "Organic Trade SA")
+    service.oid.register("9876543210", "Green Imports Inc")
+    adapters = Adapters(oid=service.oid, mailer=service.mailer, records=service.store)
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[NopicRequest],
+        workflow_runner=workflow_runner(),
+        activities=build_activities(adapters),
+    ):
+        yield service
+
+
+def at_instant(happened: datetime, due: datetime) -> bool:
+    """A timer fires at its instant, plus the moment the server takes to hand the task over."""
+    return due <= happened < due + timedelta(seconds=30)
+
+
+async def refusal(update: Awaitable[Any]) -> str:
+    """The reason the workflow gives for refusing this update (which must be refused)."""
+    try:
+        await update
+    except WorkflowUpdateFailedError as failed:
+        assert isinstance(failed.cause, ApplicationError), failed.cause
+        assert failed.cause.type == ACTION_REFUSED
+        return failed.cause.message
+    raise AssertionError("the update was accepted")

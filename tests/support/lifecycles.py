@@ -1,0 +1,180 @@
+"""Drive requests through their whole lifecycle over the HTTP API, as clients that retry would.
+
+Every call that fails for a reason retrying may cure (the connection, a 5xx) is sent again with the same
+`Idempotency-Key` or `action_id`, so a retry is the same submission or action, never a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from devstack.oid_sandbox.store import SandboxStore
+from tests.support.process_stack import FaultStack
+from tests.support.stack import COMPLETE, pdf, request_body
+
+RETRY_FOR = 240.0  # seconds a client keeps retrying one call through outages
+
+
+async def call(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> Any:
+    """The JSON answer of the first 2xx; retries connection errors and 5xx; any 4xx fails the test."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RETRY_FOR
+    while True:
+        try:
+            answer = await http.request(method, url, **kwargs)
+        except httpx.TransportError:
+            answer = None
+        if answer is not None and answer.status_code < 500:
+            assert answer.is_success, f"{method} {url}: {answer.status_code} {answer.text}"
+            return answer.json()
+        assert loop.time() < deadline, f"{method} {url} kept failing: {answer and answer.text}"
+        await asyncio.sleep(0.3)
+
+
+async def supporting_documents(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """References to stored files that complete `request_body`'s checklist, shared by every request."""
+    references = []
+    for kind, supplier in COMPLETE:
+        files = {"file": (f"{kind}.pdf", pdf(kind), "application/pdf")}
+        stored = await call(http, "POST", "/documents", files=files)
+        references.append(
+            {"kind": kind, "file_id": stored["sha256"], "sha256": stored["sha256"], "supplier": supplier}
+        )
+    return references
+
+
+async def transport_document(http: httpx.AsyncClient) -> dict[str, Any]:
+    files = {"file": ("bl.pdf", pdf("bill of lading"), "application/pdf")}
+    stored = await call(http, "POST", "/documents", files=files)
+    return {"kind": "transport_document_definitive", "file_id": stored["sha256"], "sha256": stored["sha256"]}
+
+
+async def bounded(count: int, limit: int, work: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(index: int) -> Any:
+        async with gate:
+            return await work(index)
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def ids_with_status(http: httpx.AsyncClient, status: str) -> set[str]:
+    """The read model's requests in `status`, every page."""
+    found: set[str] = set()
+    offset = 0
+    while True:
+        params = {"status": status, "limit": 200, "offset": offset, "sort": "received_at"}
+        page = await call(http, "GET", "/requests", params=params)
+        found |= {item["request_id"] for item in page["items"]}
+        offset += len(page["items"])
+        if offset >= page["total"] or not page["items"]:
+            return found
+
+
+async def run_lifecycles(stack: FaultStack, count: int, tag: str, concurrency: int = 16) -> list[str]:
+    """Submit `count` complete requests, approve each, and deliver each one's transport document once its
+    NOPICs are issued; returns the request ids once every request is active in the read model."""
+    async with stack.client(stack.exporter) as exporter, stack.client(stack.reviewer) as reviewer:
+        documents = await supporting_documents(exporter)
+        bill = await transport_document(exporter)
+
+        async def submit_and_approve(index: int) -> str:
+            body = request_body(documents=documents, product=f"Organic mango {tag} {index}")
+            headers = {"Idempotency-Key": f"{tag}-{index}"}
+            submitted = await call(exporter, "POST", "/requests", json=body, headers=headers)
+            request_id: str = submitted["id"]
+            # Answered before the workflow took the request in (a busy worker): wait until it has, as
+            # actions on a request still `received` are refused.
+            while submitted["status"] == "received":
+                await asyncio.sleep(0.2)
+                submitted = (await call(reviewer, "GET", f"/requests/{request_id}"))["state"]
+            approve = {"action_id": f"approve-{request_id}"}
+            await call(reviewer, "POST", f"/requests/{request_id}/actions/approve", json=approve)
+            return request_id
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async def deliver(request_id: str) -> None:
+            action = {"action_id": f"transport-{request_id}", "document": bill}
+            await call(exporter, "POST", f"/requests/{request_id}/actions/transport-document", json=action)
+
+        ids: list[str] = await bounded(count, concurrency, submit_and_approve)
+        print(f"{count} submitted and approved in {loop.time() - started:.1f} s")
+        waiting = set(ids)
+        deadline = loop.time() + RETRY_FOR
+        while waiting:
+            issued = sorted(waiting & await ids_with_status(exporter, "awaiting_transport_document"))
+            await bounded(len(issued), concurrency, lambda i, ready=issued: deliver(ready[i]))
+            waiting -= set(issued)
+            assert loop.time() < deadline, f"{len(waiting)} requests never had their NOPICs issued"
+            if waiting:
+                await asyncio.sleep(0.5)
+        while (active := await ids_with_status(exporter, "active")) < set(ids):
+            assert loop.time() < deadline, f"{len(set(ids) - active)} requests never became active"
+            await asyncio.sleep(0.5)
+        print(f"{count} active after {loop.time() - started:.1f} s")
+        return ids
+
+
+async def live_states(stack: FaultStack, ids: list[str]) -> dict[str, dict[str, Any]]:
+    async with stack.client(stack.reviewer) as reviewer:
+
+        async def state(index: int) -> dict[str, Any]:
+            detail: dict[str, Any] = await call(reviewer, "GET", f"/requests/{ids[index]}")
+            return detail["state"]
+
+        return {s["request_id"]: s for s in await bounded(len(ids), 16, state)}
+
+
+async def audit_sequences(stack: FaultStack, ids: list[str]) -> dict[str, list[int]]:
+    rows = await stack.pool.fetch(
+        "SELECT request_id, sequence FROM audit_events WHERE request_id = ANY($1) ORDER BY 1, 2", ids
+    )
+    recorded: dict[str, list[int]] = {}
+    for row in rows:
+        recorded.setdefault(row["request_id"], []).append(row["sequence"])
+    return recorded
+
+
+async def assert_nothing_lost_nothing_twice(stack: FaultStack, ids: list[str]) -> None:
+    """Each request active; one NOPIC per commodity in OID, the same as in the state; every audit event
+    exactly once; each request's NOPIC mail at the SMTP sink, each Message-ID once."""
+    states = await live_states(stack, ids)
+    assert {s["status"] for s in states.values()} == {"active"}
+
+    store = SandboxStore(stack.settings.home / "oid_sandbox" / "oid.sqlite3")
+    try:
+        nopics = [n for n in store.list_nopics() if n.request_id in states]
+    finally:
+        store.close()
+    in_oid = sorted((n.request_id, n.commodity_index, n.number) for n in nopics)
+    in_states = sorted(
+        (rid, c["commodity_index"], c["number"]) for rid, s in states.items() for c in s["certificates"]
+    )
+    assert in_oid == in_states
+    assert len(in_oid) == sum(len(s["form"]["commodities"]) for s in states.values())
+
+    # The last change is recorded just after the state moves on: give that activity a moment.
+    expected = {rid: list(range(1, s["sequence"] + 1)) for rid, s in states.items()}
+    for _ in range(100):
+        if (recorded := await audit_sequences(stack, ids)) == expected:
+            break
+        await asyncio.sleep(0.2)
+    assert recorded == expected
+
+    # Exporter and importer each get the NOPIC data of each request: one Message-ID per request and
+    # audience; a message sent again by a retried activity would show up as a repeated Message-ID.
+    for _ in range(100):
+        issued = await asyncio.to_thread(stack.message_ids, set(ids), "nopic_issued")
+        if len(set(issued)) >= 2 * len(ids):
+            break
+        await asyncio.sleep(0.2)
+    assert len(set(issued)) == 2 * len(ids)
+    every = await asyncio.to_thread(stack.message_ids, set(ids))
+    repeated = sorted({m for m in every if every.count(m) > 1})
+    assert not repeated, f"{len(repeated)} messages delivered more than once: {repeated[:5]}"

@@ -1,0 +1,160 @@
+"""The whole service as `nopic up` runs it (`devstack.supervisor.Stack`, every process a child): fault tests.
+
+Its own embedded PostgreSQL, a Temporal dev server persisted to a SQLite file, the OID sandbox, the SMTP
+sink, the real worker (`python -m worker`) and the HTTP service, each a subprocess on free ports under a
+home of its own. The test can kill -9 the worker, restart any child, and stop PostgreSQL, then start each
+again as the supervisor would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from activities.oid_contract import API_KEY_HEADER, Faults
+from core.db import DATABASE_NAME, create_pool, ensure_database, start_embedded_postgres, with_database
+from core.settings import Settings
+from devstack.supervisor import RunningChild, Stack, stop_child
+from tests.support.dirs import data_dir_outside_pytest_tmp
+from tests.support.servers import free_port
+from tests.support.stack import EXPORTER_OPERATION, Person, person
+from web.auth import UserRole
+
+SANDBOX_KEY = "faults-key"
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """NOPIC_* variables for the children (they read their settings from the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in values.items():
+            patch.setenv(name, value)
+        yield
+
+
+@dataclass
+class FaultStack:
+    settings: Settings
+    stack: Stack
+    database_url: str
+    postgres: Any
+    pool: asyncpg.Pool
+    reviewer: Person
+    exporter: Person
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.settings.http_port}"
+
+    def client(self, who: Person, timeout: float = 30) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=who.headers, timeout=timeout)
+
+    def child(self, name: str) -> RunningChild:
+        return self.stack.child(name)
+
+    async def _start(self, running: RunningChild) -> None:
+        self.stack.running.remove(running)
+        await self.stack.start_child(running.child, {**os.environ, "NOPIC_DATABASE_URL": self.database_url})
+
+    async def kill(self, name: str) -> None:
+        """kill -9, no goodbye, then start it again as the supervisor does."""
+        running = self.child(name)
+        running.process.send_signal(signal.SIGKILL)
+        await running.process.wait()
+        await self._start(running)
+
+    async def stop(self, name: str) -> RunningChild:
+        running = self.child(name)
+        await stop_child(running)
+        return running
+
+    async def start(self, running: RunningChild) -> None:
+        await self._start(running)
+
+    async def stop_postgres(self) -> None:
+        await asyncio.to_thread(self.postgres.cleanup)
+
+    async def start_postgres(self) -> None:
+        self.postgres = await asyncio.to_thread(start_embedded_postgres, self.settings.pgdata_dir)
+        assert with_database(self.postgres.get_uri(), DATABASE_NAME) == self.database_url
+
+    async def set_oid_faults(self, faults: Faults) -> None:
+        async with httpx.AsyncClient(base_url=self.settings.oid_url, timeout=10) as http:
+            answer = await http.put(
+                "/admin/faults", json=faults.model_dump(), headers={API_KEY_HEADER: SANDBOX_KEY}
+            )
+            answer.raise_for_status()
+
+    def message_ids(self, requests: set[str], kind: str | None = None) -> list[str]:
+        """The Message-ID of every message about these requests (of one kind) the SMTP sink received,
+        repeats included."""
+        parser = BytesParser(policy=policy.default)
+        ids = []
+        for path in self.settings.outbox_dir.glob("*.eml"):
+            message = parser.parsebytes(path.read_bytes())
+            if message["X-Nopic-Request-Id"] in requests and kind in (None, message["X-Nopic-Kind"]):
+                ids.append(str(message["Message-ID"]))
+        return ids
+
+
+def _home() -> Path:
+    shm = Path("/dev/shm")
+    if shm.is_dir():
+        return Path(tempfile.mkdtemp(prefix="nopic-faults-", dir=shm))
+    return data_dir_outside_pytest_tmp("faults")
+
+
+@asynccontextmanager
+async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
+    """Start the whole stack under a home of its own; `extra` adds NOPIC_* variables (e.g. the worker's
+    caps). The home is not under pytest's tmp_path: PostgreSQL's user must reach its data folder."""
+    # In memory where there is a tmpfs: the Temporal SQLite file and PostgreSQL then cost no disk syncs.
+    home = await asyncio.to_thread(_home)
+    postgres = await asyncio.to_thread(start_embedded_postgres, home / "pgdata")
+    database_url = with_database(postgres.get_uri(), DATABASE_NAME)
+    await ensure_database(database_url)
+    sandbox_port = free_port()
+    values = {
+        "NOPIC_HOME": str(home),
+        "NOPIC_DATABASE_URL": database_url,
+        "NOPIC_TEMPORAL_PORT": str(free_port()),
+        "NOPIC_TEMPORAL_UI_PORT": str(free_port()),
+        "NOPIC_HTTP_PORT": str(free_port()),
+        "NOPIC_OID_SANDBOX_PORT": str(sandbox_port),
+        "NOPIC_OID_API_KEY": SANDBOX_KEY,
+        "NOPIC_SMTP_PORT": str(free_port()),
+        "NOPIC_ISSUANCE_MODE": "api",
+        "NOPIC_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    with environment(values):
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        stack = Stack(settings)
+        running: FaultStack | None = None
+        try:
+            await stack.start()
+            pool = await create_pool(database_url, min_size=1, max_size=4)
+            reviewer = await person(pool, "rita", UserRole.REVIEWER)
+            exporter = await person(pool, "eddy", UserRole.EXPORTER, EXPORTER_OPERATION)
+            running = FaultStack(settings, stack, database_url, postgres, pool, reviewer, exporter)
+            yield running
+        finally:
+            if running is not None:
+                await running.pool.close()
+            await stack.stop()
+            await asyncio.to_thread((running.postgres if running else postgres).cleanup)
+            shutil.rmtree(home, ignore_errors=True)

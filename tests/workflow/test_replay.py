@@ -1,0 +1,52 @@
+"""Every saved history of the NOPIC request workflow replays with today's workflow code.
+
+The histories are runs of the workflow tests (`tests/test_workflow_*.py`), saved by
+`NOPIC_SAVE_HISTORIES=1 .venv/bin/pytest tests/test_workflow_*.py`. A change to the workflow that would
+take another path through one of them fails here with a non-determinism error, before any worker runs it
+against requests under way.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.support.dirs import HISTORIES
+from workflows.nopic_request import NopicRequest
+
+# One per path of the procedure; a history missing from the folder fails the suite, it is never skipped.
+EXPECTED = {
+    "complete_request_approved",
+    "approval_refused_while_document_missing",
+    "corrections_round_trip",
+    "refused",
+    "withdrawn",
+    "late_request",
+    "repeated_action_ids",
+    "manual_issuance",
+    "issuance_stopped_uncertified_importer",
+    "continued_as_new",
+    "reminders_then_transport_document",
+    "deadline_passed_cancelled",
+    "eta_moved_later",
+    "eta_moved_earlier",
+    "transport_document_rejected_then_accepted",
+    "shipments",
+    "expired_with_reconciliation",
+    "cancelled_by_reviewer",
+}
+SAVED = {path.stem for path in HISTORIES.glob("*.json")}
+
+
+def test_every_path_has_a_saved_history() -> None:
+    assert sorted(EXPECTED - SAVED) == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED | SAVED))
+async def test_saved_history_replays_without_non_determinism(name: str) -> None:
+    history = WorkflowHistory.from_json(f"nopic-request-{name}", (HISTORIES / f"{name}.json").read_text())
+    replayer = Replayer(workflows=[NopicRequest], data_converter=pydantic_data_converter)
+    # Raises on any non-determinism, or on a workflow task that fails during replay.
+    await replayer.replay_workflow(history)
