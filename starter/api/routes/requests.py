@@ -13,8 +13,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.pdf import render_nopic_pdf
-from core.settings import Settings
-from domain.policy import policy_from_settings
+from core.settings import Settings, policy_from_settings
 from domain.request import (
     Commodity,
     Declarations,
