@@ -18,16 +18,8 @@ from activities.mail import SmtpMailer
 from activities.notifications import Sent
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
-from domain.state import RequestStatus
+from domain.state import AWAITING_REVIEW, BEFORE_ISSUE, FINAL_STATUSES, RequestStatus
 
-BEFORE_ISSUE = [
-    RequestStatus.RECEIVED,
-    RequestStatus.AWAITING_DOCUMENTS,
-    RequestStatus.IN_REVIEW,
-    RequestStatus.ISSUING,
-]
-AWAITING_REVIEW = [RequestStatus.RECEIVED, RequestStatus.IN_REVIEW]
-FINAL = [RequestStatus.EXPIRED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN, RequestStatus.CANCELLED]
 SOON_WORKING_DAYS = 2
 
 
@@ -104,10 +96,10 @@ class DigestActivities:
         today = calendar.day_of(input.as_of)
         horizon = horizon_of(calendar, today)
         horizon_end = datetime.combine(horizon + timedelta(days=1), time(), input.policy.zone)
-        before_issue = [str(s) for s in BEFORE_ISSUE]
+        before_issue = _values(BEFORE_ISSUE)
         async with self._db.acquire() as conn:
-            awaiting = await conn.fetch(_AWAITING_REVIEW, [str(s) for s in AWAITING_REVIEW])
-            late = await conn.fetch(_LATE, [str(s) for s in FINAL])
+            awaiting = await conn.fetch(_AWAITING_REVIEW, _values(AWAITING_REVIEW))
+            late = await conn.fetch(_LATE, _values(FINAL_STATUSES))
             soon = await conn.fetch(_SOON, before_issue, today, horizon, input.as_of, horizon_end)
             overdue = await conn.fetch(_OVERDUE, before_issue, today, input.as_of)
         return Digest(
@@ -136,6 +128,11 @@ class DigestActivities:
         await self._mailer.deliver(message)
         activity.logger.info("daily digest sent", extra={"day": digest.day.isoformat()})
         return Sent(event_id=event_id, recipients=[self._review_team_email])
+
+
+def _values(statuses: frozenset[RequestStatus]) -> list[str]:
+    """A set of statuses as a query parameter, in the statuses' own order."""
+    return [status.value for status in RequestStatus if status in statuses]
 
 
 def _lines(rows: list[Any]) -> list[DigestLine]:

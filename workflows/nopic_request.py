@@ -18,7 +18,7 @@ calls to OID happen outside the lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.request import DocumentKind, NopicRequestForm, Shipment, check_document_reference
     from domain.state import (
         SYSTEM,
+        UNDER_REVIEW,
         ActionRecord,
         Actor,
         Certificate,
@@ -90,7 +91,6 @@ ACTION_REFUSED = "ActionRefused"
 
 Status = RequestStatus
 Kind = NotificationKind
-BEFORE_ISSUE = (Status.AWAITING_DOCUMENTS, Status.IN_REVIEW)
 REVIEWERS = frozenset({Role.REVIEWER})
 PEOPLE = frozenset({Role.EXPORTER, Role.REVIEWER})
 
@@ -173,7 +173,7 @@ class NopicRequest:
             if self._continue_as_new_due():
                 await self._continue_as_new()
             status = self._state.status
-            if status in BEFORE_ISSUE:
+            if status in UNDER_REVIEW:
                 await self.wait_for_review()
             elif status is Status.ISSUING:
                 await self.issue()
@@ -216,7 +216,7 @@ class NopicRequest:
 
     async def wait_for_review(self) -> None:
         await workflow.wait_condition(
-            lambda: self._state.status not in BEFORE_ISSUE or self._continue_as_new_due()
+            lambda: self._state.status not in UNDER_REVIEW or self._continue_as_new_due()
         )
 
     async def issue(self) -> None:
@@ -445,7 +445,7 @@ class NopicRequest:
         self._validate(action, self._why_not_approve)
 
     def _why_not_approve(self, action: Approve) -> str | None:
-        refusal = self._unless(action, REVIEWERS, BEFORE_ISSUE)
+        refusal = self._unless(action, REVIEWERS, UNDER_REVIEW)
         if refusal is not None:
             return refusal
         missing = self._state.missing(Requirement.NOW)
@@ -469,7 +469,7 @@ class NopicRequest:
         self._validate(action, self._why_not_request_corrections)
 
     def _why_not_request_corrections(self, action: RequestCorrections) -> str | None:
-        return self._unless(action, REVIEWERS, BEFORE_ISSUE)
+        return self._unless(action, REVIEWERS, UNDER_REVIEW)
 
     async def _request_corrections(self, action: RequestCorrections) -> None:
         state = self._state
@@ -494,7 +494,7 @@ class NopicRequest:
         self._validate(action, self._why_not_refuse)
 
     def _why_not_refuse(self, action: Refuse) -> str | None:
-        return self._unless(action, REVIEWERS, BEFORE_ISSUE)
+        return self._unless(action, REVIEWERS, UNDER_REVIEW)
 
     async def _refuse(self, action: Refuse) -> None:
         self._state.status = Status.REFUSED
@@ -511,7 +511,7 @@ class NopicRequest:
         self._validate(action, self._why_not_withdraw)
 
     def _why_not_withdraw(self, action: Withdraw) -> str | None:
-        return self._unless(action, PEOPLE, BEFORE_ISSUE)
+        return self._unless(action, PEOPLE, UNDER_REVIEW)
 
     async def _withdraw(self, action: Withdraw) -> None:
         self._state.status = Status.WITHDRAWN
@@ -547,7 +547,7 @@ class NopicRequest:
             self._corrections_answered()
         await self._record("submit_documents", action.actor, action.action_id, payload=action)
         await self._notify(Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM)
-        if state.status in BEFORE_ISSUE:
+        if state.status in UNDER_REVIEW:
             await self.check_documents()
         await self.activate_when_documents_complete()
 
@@ -564,7 +564,7 @@ class NopicRequest:
             self._corrected_form(action.form)
         except ValidationError as error:
             return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in error.errors())
-        return self._unless(action, PEOPLE, BEFORE_ISSUE)
+        return self._unless(action, PEOPLE, UNDER_REVIEW)
 
     def _corrected_form(self, corrected: NopicRequestForm) -> NopicRequestForm:
         """The corrected data, with the original time of receipt and every document held so far."""
@@ -713,7 +713,7 @@ class NopicRequest:
             return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
         if shipment.customs_deadline <= workflow.now():
             return f"the new customs deadline {shipment.customs_deadline.isoformat()} is already past"
-        statuses = (*BEFORE_ISSUE, Status.ISSUING, Status.AWAITING_TRANSPORT_DOCUMENT)
+        statuses = (*UNDER_REVIEW, Status.ISSUING, Status.AWAITING_TRANSPORT_DOCUMENT)
         return self._unless(action, PEOPLE, statuses)
 
     def _moved_shipment(self, action: UpdateEta) -> Shipment:
@@ -824,13 +824,13 @@ class NopicRequest:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _unless(self, action: Action, roles: frozenset[Role], statuses: tuple[Status, ...]) -> str | None:
+    def _unless(self, action: Action, roles: frozenset[Role], statuses: Collection[Status]) -> str | None:
         """The refusal when the actor's role or the request's status does not allow the action."""
         if action.actor.role not in roles:
             allowed = " or ".join(sorted(r.value for r in roles))
             return f"only a {allowed} may do this; {action.actor.name} is {action.actor.role}"
         if self._state.status not in statuses:
-            allowed = ", ".join(s.value for s in statuses)
+            allowed = ", ".join(s.value for s in Status if s in statuses)
             return f"the request is {self._state.status}; this action is possible only when it is {allowed}"
         return None
 
