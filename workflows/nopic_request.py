@@ -18,7 +18,7 @@ calls to OID happen outside the lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         OidActivities,
     )
     from activities.records import AuditEvent, RecordChangeInput, RecordsActivities, RequestSummary
+    from domain.actions import spec_of
     from domain.calendar import is_late, lead_working_days
     from domain.certificates import one_nopic_per_commodity, reconciliation, shipment_problem
     from domain.checklist import checklist
@@ -91,8 +92,6 @@ ACTION_REFUSED = "ActionRefused"
 
 Status = RequestStatus
 Kind = NotificationKind
-REVIEWERS = frozenset({Role.REVIEWER})
-PEOPLE = frozenset({Role.EXPORTER, Role.REVIEWER})
 
 # The audit trail must be written: retry until it is, backing off to once a minute.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -445,7 +444,7 @@ class NopicRequest:
         self._validate(action, self._why_not_approve)
 
     def _why_not_approve(self, action: Approve) -> str | None:
-        refusal = self._unless(action, REVIEWERS, UNDER_REVIEW)
+        refusal = self._unless(action)
         if refusal is not None:
             return refusal
         missing = self._state.missing(Requirement.NOW)
@@ -469,7 +468,7 @@ class NopicRequest:
         self._validate(action, self._why_not_request_corrections)
 
     def _why_not_request_corrections(self, action: RequestCorrections) -> str | None:
-        return self._unless(action, REVIEWERS, UNDER_REVIEW)
+        return self._unless(action)
 
     async def _request_corrections(self, action: RequestCorrections) -> None:
         state = self._state
@@ -494,7 +493,7 @@ class NopicRequest:
         self._validate(action, self._why_not_refuse)
 
     def _why_not_refuse(self, action: Refuse) -> str | None:
-        return self._unless(action, REVIEWERS, UNDER_REVIEW)
+        return self._unless(action)
 
     async def _refuse(self, action: Refuse) -> None:
         self._state.status = Status.REFUSED
@@ -511,7 +510,7 @@ class NopicRequest:
         self._validate(action, self._why_not_withdraw)
 
     def _why_not_withdraw(self, action: Withdraw) -> str | None:
-        return self._unless(action, PEOPLE, UNDER_REVIEW)
+        return self._unless(action)
 
     async def _withdraw(self, action: Withdraw) -> None:
         self._state.status = Status.WITHDRAWN
@@ -535,8 +534,7 @@ class NopicRequest:
                 check_document_reference(self._state.form, document, f"documents.{position}")
             except ValueError as error:
                 return str(error)
-        statuses = tuple(s for s in Status if not s.is_final and s is not Status.RECEIVED)
-        return self._unless(action, PEOPLE, statuses)
+        return self._unless(action)
 
     async def _submit_documents(self, action: SubmitDocuments) -> None:
         state = self._state
@@ -564,7 +562,7 @@ class NopicRequest:
             self._corrected_form(action.form)
         except ValidationError as error:
             return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in error.errors())
-        return self._unless(action, PEOPLE, UNDER_REVIEW)
+        return self._unless(action)
 
     def _corrected_form(self, corrected: NopicRequestForm) -> NopicRequestForm:
         """The corrected data, with the original time of receipt and every document held so far."""
@@ -605,7 +603,7 @@ class NopicRequest:
         state = self._state
         if state.policy.issuance_mode is not IssuanceMode.MANUAL:
             return "NOPIC numbers are recorded by hand only in manual issuance mode"
-        refusal = self._unless(action, REVIEWERS, (Status.ISSUING,))
+        refusal = self._unless(action)
         if refusal is not None:
             return refusal
         if not self._operations_checked:
@@ -652,7 +650,7 @@ class NopicRequest:
     def _why_not_transport_document(self, action: SubmitTransportDocument) -> str | None:
         if self._state.status is Status.ACTIVE:
             return "a definitive transport document is already accepted; a reviewer may reject it first"
-        return self._unless(action, PEOPLE, (Status.ISSUING, Status.AWAITING_TRANSPORT_DOCUMENT))
+        return self._unless(action)
 
     async def _transport_document(self, action: SubmitTransportDocument) -> None:
         state = self._state
@@ -673,7 +671,7 @@ class NopicRequest:
         self._validate(action, self._why_not_reject_transport_document)
 
     def _why_not_reject_transport_document(self, action: RejectTransportDocument) -> str | None:
-        refusal = self._unless(action, REVIEWERS, (Status.AWAITING_TRANSPORT_DOCUMENT, Status.ACTIVE))
+        refusal = self._unless(action)
         if refusal is None and self._state.transport_document is None:
             return "there is no definitive transport document to reject"
         return refusal
@@ -713,8 +711,7 @@ class NopicRequest:
             return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
         if shipment.customs_deadline <= workflow.now():
             return f"the new customs deadline {shipment.customs_deadline.isoformat()} is already past"
-        statuses = (*UNDER_REVIEW, Status.ISSUING, Status.AWAITING_TRANSPORT_DOCUMENT)
-        return self._unless(action, PEOPLE, statuses)
+        return self._unless(action)
 
     def _moved_shipment(self, action: UpdateEta) -> Shipment:
         return Shipment.model_validate(
@@ -750,7 +747,7 @@ class NopicRequest:
         self._validate(action, self._why_not_record_shipment)
 
     def _why_not_record_shipment(self, action: RecordShipment) -> str | None:
-        refusal = self._unless(action, PEOPLE, (Status.ACTIVE,))
+        refusal = self._unless(action)
         return refusal or shipment_problem(self._state, action.shipped_on, action.quantities)
 
     async def _record_shipment(self, action: RecordShipment) -> None:
@@ -778,7 +775,7 @@ class NopicRequest:
         self._validate(action, self._why_not_cancel_certificates)
 
     def _why_not_cancel_certificates(self, action: CancelCertificates) -> str | None:
-        refusal = self._unless(action, REVIEWERS, (Status.AWAITING_TRANSPORT_DOCUMENT, Status.ACTIVE))
+        refusal = self._unless(action)
         if refusal is not None:
             return refusal
         certificates = self._state.certificates
@@ -824,13 +821,14 @@ class NopicRequest:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _unless(self, action: Action, roles: frozenset[Role], statuses: Collection[Status]) -> str | None:
+    def _unless(self, action: Action) -> str | None:
         """The refusal when the actor's role or the request's status does not allow the action."""
-        if action.actor.role not in roles:
-            allowed = " or ".join(sorted(r.value for r in roles))
+        spec = spec_of(action)
+        if action.actor.role not in spec.roles:
+            allowed = " or ".join(sorted(r.value for r in spec.roles))
             return f"only a {allowed} may do this; {action.actor.name} is {action.actor.role}"
-        if self._state.status not in statuses:
-            allowed = ", ".join(s.value for s in Status if s in statuses)
+        if self._state.status not in spec.statuses:
+            allowed = ", ".join(s.value for s in Status if s in spec.statuses)
             return f"the request is {self._state.status}; this action is possible only when it is {allowed}"
         return None
 
