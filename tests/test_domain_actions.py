@@ -6,8 +6,7 @@ import inspect
 
 from domain import messages
 from domain.actions import ACTIONS, BY_MESSAGE, spec_of
-from domain.state import FINAL_STATUSES, RequestStatus, Role
-from tests.workflow_harness import REVIEWER
+from domain.state import FINAL_STATUSES, Actor, RequestStatus, Role
 
 
 def test_every_action_message_is_listed_once() -> None:
@@ -53,5 +52,6 @@ def test_only_people_act_and_never_on_an_ended_or_unchecked_request() -> None:
 
 
 def test_an_action_finds_its_entry_by_its_message() -> None:
-    approve = messages.Approve(action_id="a-1", actor=REVIEWER, at="2026-03-02T09:00:00+00:00")
+    reviewer = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
+    approve = messages.Approve(action_id="a-1", actor=reviewer, at="2026-03-02T09:00:00+00:00")
     assert spec_of(approve).update == "approve"

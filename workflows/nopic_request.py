@@ -28,7 +28,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
     from activities.notifications import (
         Audience,
@@ -49,9 +49,8 @@ with workflow.unsafe.imports_passed_through():
         OidActivities,
     )
     from activities.records import AuditEvent, RecordChangeInput, RecordsActivities, RequestSummary
-    from domain.actions import spec_of
     from domain.calendar import is_late, lead_working_days
-    from domain.certificates import one_nopic_per_commodity, reconciliation, shipment_problem
+    from domain.certificates import one_nopic_per_commodity, reconciliation
     from domain.checklist import checklist
     from domain.messages import (
         Action,
@@ -68,9 +67,9 @@ with workflow.unsafe.imports_passed_through():
         UpdateEta,
         Withdraw,
     )
-    from domain.nopic_number import check_nopic_number
     from domain.policy import IssuanceMode, Policy
-    from domain.request import DocumentKind, NopicRequestForm, Shipment, check_document_reference
+    from domain.request import NopicRequestForm
+    from domain.rules import corrected_form, moved_shipment, why_not
     from domain.state import (
         SYSTEM,
         UNDER_REVIEW,
@@ -437,22 +436,11 @@ class NopicRequest:
 
     @workflow.update
     async def approve(self, action: Approve) -> RequestState:
-        return await self._act(action, self._why_not_approve, self._approve)
+        return await self._act(action, self._approve)
 
     @approve.validator
     def _validate_approve(self, action: Approve) -> None:
-        self._validate(action, self._why_not_approve)
-
-    def _why_not_approve(self, action: Approve) -> str | None:
-        refusal = self._unless(action)
-        if refusal is not None:
-            return refusal
-        missing = self._state.missing(Requirement.NOW)
-        if missing:
-            return "approval refused: still missing " + "; ".join(i.description for i in missing)
-        if self._state.corrections_requested:
-            return "approval refused: the corrections requested are still open"
-        return None
+        self._validate(action)
 
     async def _approve(self, action: Approve) -> None:
         self._state.issuance_blocked = None
@@ -461,14 +449,11 @@ class NopicRequest:
 
     @workflow.update
     async def request_corrections(self, action: RequestCorrections) -> RequestState:
-        return await self._act(action, self._why_not_request_corrections, self._request_corrections)
+        return await self._act(action, self._request_corrections)
 
     @request_corrections.validator
     def _validate_request_corrections(self, action: RequestCorrections) -> None:
-        self._validate(action, self._why_not_request_corrections)
-
-    def _why_not_request_corrections(self, action: RequestCorrections) -> str | None:
-        return self._unless(action)
+        self._validate(action)
 
     async def _request_corrections(self, action: RequestCorrections) -> None:
         state = self._state
@@ -486,14 +471,11 @@ class NopicRequest:
 
     @workflow.update
     async def refuse(self, action: Refuse) -> RequestState:
-        return await self._act(action, self._why_not_refuse, self._refuse)
+        return await self._act(action, self._refuse)
 
     @refuse.validator
     def _validate_refuse(self, action: Refuse) -> None:
-        self._validate(action, self._why_not_refuse)
-
-    def _why_not_refuse(self, action: Refuse) -> str | None:
-        return self._unless(action)
+        self._validate(action)
 
     async def _refuse(self, action: Refuse) -> None:
         self._state.status = Status.REFUSED
@@ -503,14 +485,11 @@ class NopicRequest:
 
     @workflow.update
     async def withdraw(self, action: Withdraw) -> RequestState:
-        return await self._act(action, self._why_not_withdraw, self._withdraw)
+        return await self._act(action, self._withdraw)
 
     @withdraw.validator
     def _validate_withdraw(self, action: Withdraw) -> None:
-        self._validate(action, self._why_not_withdraw)
-
-    def _why_not_withdraw(self, action: Withdraw) -> str | None:
-        return self._unless(action)
+        self._validate(action)
 
     async def _withdraw(self, action: Withdraw) -> None:
         self._state.status = Status.WITHDRAWN
@@ -520,21 +499,11 @@ class NopicRequest:
 
     @workflow.update
     async def submit_documents(self, action: SubmitDocuments) -> RequestState:
-        return await self._act(action, self._why_not_submit_documents, self._submit_documents)
+        return await self._act(action, self._submit_documents)
 
     @submit_documents.validator
     def _validate_submit_documents(self, action: SubmitDocuments) -> None:
-        self._validate(action, self._why_not_submit_documents)
-
-    def _why_not_submit_documents(self, action: SubmitDocuments) -> str | None:
-        for position, document in enumerate(action.documents):
-            if document.kind is DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE:
-                return "send the definitive transport document with the transport_document action"
-            try:
-                check_document_reference(self._state.form, document, f"documents.{position}")
-            except ValueError as error:
-                return str(error)
-        return self._unless(action)
+        self._validate(action)
 
     async def _submit_documents(self, action: SubmitDocuments) -> None:
         state = self._state
@@ -551,31 +520,15 @@ class NopicRequest:
 
     @workflow.update
     async def correct_request_data(self, action: CorrectRequestData) -> RequestState:
-        return await self._act(action, self._why_not_correct_request_data, self._correct_request_data)
+        return await self._act(action, self._correct_request_data)
 
     @correct_request_data.validator
     def _validate_correct_request_data(self, action: CorrectRequestData) -> None:
-        self._validate(action, self._why_not_correct_request_data)
-
-    def _why_not_correct_request_data(self, action: CorrectRequestData) -> str | None:
-        try:
-            self._corrected_form(action.form)
-        except ValidationError as error:
-            return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in error.errors())
-        return self._unless(action)
-
-    def _corrected_form(self, corrected: NopicRequestForm) -> NopicRequestForm:
-        """The corrected data, with the original time of receipt and every document held so far."""
-        current = self._state.form
-        held = {d.file_id for d in current.documents}
-        documents = [*current.documents, *(d for d in corrected.documents if d.file_id not in held)]
-        return NopicRequestForm.model_validate(
-            {**corrected.model_dump(), "received_at": current.received_at, "documents": documents}
-        )
+        self._validate(action)
 
     async def _correct_request_data(self, action: CorrectRequestData) -> None:
         state = self._state
-        form = self._corrected_form(action.form)
+        form = corrected_form(state.form, action.form)
         state.lead_working_days, state.late = lead_time(state.policy, form)
         state.certificates = one_nopic_per_commodity(form)
         state.customs_deadline = form.shipment.customs_deadline
@@ -591,35 +544,11 @@ class NopicRequest:
 
     @workflow.update
     async def record_certificate_number(self, action: RecordCertificateNumber) -> RequestState:
-        return await self._act(
-            action, self._why_not_record_certificate_number, self._record_certificate_number
-        )
+        return await self._act(action, self._record_certificate_number)
 
     @record_certificate_number.validator
     def _validate_record_certificate_number(self, action: RecordCertificateNumber) -> None:
-        self._validate(action, self._why_not_record_certificate_number)
-
-    def _why_not_record_certificate_number(self, action: RecordCertificateNumber) -> str | None:
-        state = self._state
-        if state.policy.issuance_mode is not IssuanceMode.MANUAL:
-            return "NOPIC numbers are recorded by hand only in manual issuance mode"
-        refusal = self._unless(action)
-        if refusal is not None:
-            return refusal
-        if not self._operations_checked:
-            return "the exporter and importer operations are still being checked in OID"
-        if action.commodity_index >= len(state.certificates):
-            count = len(state.certificates)
-            return f"commodity {action.commodity_index} does not exist: the request has {count}"
-        certificate = state.certificates[action.commodity_index]
-        if certificate.status is not CertificateStatus.PENDING:
-            return f"the NOPIC for {certificate.product_name} is already recorded: {certificate.number}"
-        problem = check_nopic_number(action.number)
-        if problem is not None:
-            return problem
-        if any(c.number == action.number for c in state.certificates):
-            return f"{action.number} is already the NOPIC of another commodity of this request"
-        return None
+        self._validate(action)
 
     async def _record_certificate_number(self, action: RecordCertificateNumber) -> None:
         certificate = self._state.certificates[action.commodity_index]
@@ -641,16 +570,11 @@ class NopicRequest:
 
     @workflow.update
     async def transport_document(self, action: SubmitTransportDocument) -> RequestState:
-        return await self._act(action, self._why_not_transport_document, self._transport_document)
+        return await self._act(action, self._transport_document)
 
     @transport_document.validator
     def _validate_transport_document(self, action: SubmitTransportDocument) -> None:
-        self._validate(action, self._why_not_transport_document)
-
-    def _why_not_transport_document(self, action: SubmitTransportDocument) -> str | None:
-        if self._state.status is Status.ACTIVE:
-            return "a definitive transport document is already accepted; a reviewer may reject it first"
-        return self._unless(action)
+        self._validate(action)
 
     async def _transport_document(self, action: SubmitTransportDocument) -> None:
         state = self._state
@@ -662,19 +586,11 @@ class NopicRequest:
 
     @workflow.update
     async def reject_transport_document(self, action: RejectTransportDocument) -> RequestState:
-        return await self._act(
-            action, self._why_not_reject_transport_document, self._reject_transport_document
-        )
+        return await self._act(action, self._reject_transport_document)
 
     @reject_transport_document.validator
     def _validate_reject_transport_document(self, action: RejectTransportDocument) -> None:
-        self._validate(action, self._why_not_reject_transport_document)
-
-    def _why_not_reject_transport_document(self, action: RejectTransportDocument) -> str | None:
-        refusal = self._unless(action)
-        if refusal is None and self._state.transport_document is None:
-            return "there is no definitive transport document to reject"
-        return refusal
+        self._validate(action)
 
     async def _reject_transport_document(self, action: RejectTransportDocument) -> None:
         """Not compliant: the request waits again for a definitive transport document, same deadline."""
@@ -698,34 +614,16 @@ class NopicRequest:
 
     @workflow.update
     async def update_eta(self, action: UpdateEta) -> RequestState:
-        return await self._act(action, self._why_not_update_eta, self._update_eta)
+        return await self._act(action, self._update_eta)
 
     @update_eta.validator
     def _validate_update_eta(self, action: UpdateEta) -> None:
-        self._validate(action, self._why_not_update_eta)
-
-    def _why_not_update_eta(self, action: UpdateEta) -> str | None:
-        try:
-            shipment = self._moved_shipment(action)
-        except ValidationError as error:
-            return "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
-        if shipment.customs_deadline <= workflow.now():
-            return f"the new customs deadline {shipment.customs_deadline.isoformat()} is already past"
-        return self._unless(action)
-
-    def _moved_shipment(self, action: UpdateEta) -> Shipment:
-        return Shipment.model_validate(
-            {
-                **self._state.form.shipment.model_dump(),
-                "eta": action.eta,
-                "expected_clearance": action.expected_clearance,
-            }
-        )
+        self._validate(action)
 
     async def _update_eta(self, action: UpdateEta) -> None:
         """The customs deadline moves; reminders re-arm to the new deadline."""
         state = self._state
-        shipment = self._moved_shipment(action)
+        shipment = moved_shipment(state.form.shipment, action)
         previous = state.customs_deadline
         self._set_form(state.form.model_copy(update={"shipment": shipment}))
         state.customs_deadline = shipment.customs_deadline
@@ -740,15 +638,11 @@ class NopicRequest:
 
     @workflow.update
     async def record_shipment(self, action: RecordShipment) -> RequestState:
-        return await self._act(action, self._why_not_record_shipment, self._record_shipment)
+        return await self._act(action, self._record_shipment)
 
     @record_shipment.validator
     def _validate_record_shipment(self, action: RecordShipment) -> None:
-        self._validate(action, self._why_not_record_shipment)
-
-    def _why_not_record_shipment(self, action: RecordShipment) -> str | None:
-        refusal = self._unless(action)
-        return refusal or shipment_problem(self._state, action.shipped_on, action.quantities)
+        self._validate(action)
 
     async def _record_shipment(self, action: RecordShipment) -> None:
         state = self._state
@@ -768,23 +662,11 @@ class NopicRequest:
 
     @workflow.update
     async def cancel_certificates(self, action: CancelCertificates) -> RequestState:
-        return await self._act(action, self._why_not_cancel_certificates, self._cancel_certificates)
+        return await self._act(action, self._cancel_certificates)
 
     @cancel_certificates.validator
     def _validate_cancel_certificates(self, action: CancelCertificates) -> None:
-        self._validate(action, self._why_not_cancel_certificates)
-
-    def _why_not_cancel_certificates(self, action: CancelCertificates) -> str | None:
-        refusal = self._unless(action)
-        if refusal is not None:
-            return refusal
-        certificates = self._state.certificates
-        for index in action.commodity_indexes or []:
-            if index >= len(certificates):
-                return f"commodity {index} does not exist: the request has {len(certificates)}"
-            if certificates[index].status is not CertificateStatus.ISSUED:
-                return f"the NOPIC for {certificates[index].product_name} is {certificates[index].status}"
-        return None
+        self._validate(action)
 
     async def _cancel_certificates(self, action: CancelCertificates) -> None:
         state = self._state
@@ -813,50 +695,35 @@ class NopicRequest:
 
     @workflow.signal
     async def transport_document_received(self, action: SubmitTransportDocument) -> None:
-        await self._act_on_signal(action, self._why_not_transport_document, self._transport_document)
+        await self._act_on_signal(action, self._transport_document)
 
     @workflow.signal
     async def eta_changed(self, action: UpdateEta) -> None:
-        await self._act_on_signal(action, self._why_not_update_eta, self._update_eta)
+        await self._act_on_signal(action, self._update_eta)
 
     # ------------------------------------------------------------------ plumbing
 
-    def _unless(self, action: Action) -> str | None:
-        """The refusal when the actor's role or the request's status does not allow the action."""
-        spec = spec_of(action)
-        if action.actor.role not in spec.roles:
-            allowed = " or ".join(sorted(r.value for r in spec.roles))
-            return f"only a {allowed} may do this; {action.actor.name} is {action.actor.role}"
-        if self._state.status not in spec.statuses:
-            allowed = ", ".join(s.value for s in Status if s in spec.statuses)
-            return f"the request is {self._state.status}; this action is possible only when it is {allowed}"
-        return None
-
-    def _validate(self, action: A, why_not: Callable[[A], str | None]) -> None:
+    def _validate(self, action: Action) -> None:
         if self._state.has_action(action.action_id):
             return  # a repeat: the handler answers with the state, changing nothing
         if self._state.status is Status.RECEIVED:
             return  # not checked in yet: the handler waits for check-in, then judges the action
-        reason = why_not(action)
+        reason = why_not(self._state, action, workflow.now(), operations_checked=self._operations_checked)
         if reason is not None:
             raise refused(reason)
 
-    async def _act(
-        self, action: A, why_not: Callable[[A], str | None], apply: Callable[[A], Awaitable[None]]
-    ) -> RequestState:
+    async def _act(self, action: A, apply: Callable[[A], Awaitable[None]]) -> RequestState:
         # The request is checked in (received, documents checked) before any action applies to it.
         await workflow.wait_condition(lambda: self._state.status is not Status.RECEIVED)
         async with self._lock:
             if not self._state.has_action(action.action_id):
-                self._validate(action, why_not)
+                self._validate(action)
                 await apply(action)
         return self._state
 
-    async def _act_on_signal(
-        self, action: A, why_not: Callable[[A], str | None], apply: Callable[[A], Awaitable[None]]
-    ) -> None:
+    async def _act_on_signal(self, action: A, apply: Callable[[A], Awaitable[None]]) -> None:
         try:
-            await self._act(action, why_not, apply)
+            await self._act(action, apply)
         except ApplicationError as refusal:
             workflow.logger.warning(
                 "signal refused", extra={"action_id": action.action_id, "reason": refusal.message}
