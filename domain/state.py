@@ -42,7 +42,7 @@ class RequestStatus(StrEnum):
 
     @property
     def before_issue(self) -> bool:
-        """Not yet approved (`BEFORE_APPROVAL`): the dashboard offers corrections and withdrawal."""
+        """Not yet approved: one of `BEFORE_APPROVAL` (an older name; the dashboard reads it)."""
         return self in BEFORE_APPROVAL
 
 
