@@ -4,7 +4,7 @@ For each action: its message (`domain.messages`), the workflow's update (and sig
 client may send it), its slug in the API and the CLI, the roles allowed, the statuses it is possible in,
 and the line that sums it up. The workflow refuses an action by these roles and statuses
 (`domain.rules`); the API, the dashboard and the CLI can build their routes, forms and commands from
-the same list, so none of them has its own idea of who may do what.
+the same list, so that none of them keeps its own idea of who may do what, and when.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ActionSpec:
     update: str
     """The workflow's update handler for the message: the caller hears at once whether it was refused."""
     slug: str
-    """`/requests/{id}/actions/<slug>` in the API, and the CLI's command."""
+    """`/requests/{id}/actions/<slug>` in the API and the CLI's command (but `nopic upload` for documents)."""
     roles: frozenset[Role]
     statuses: frozenset[RequestStatus]
     summary: str
