@@ -18,16 +18,8 @@ from activities.records import RequestSummary
 from activities.records_pg import attention_lists
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
-from domain.state import RequestStatus
+from domain.state import AWAITING_REVIEW, BEFORE_ISSUE, FINAL_STATUSES
 
-BEFORE_ISSUE = [
-    RequestStatus.RECEIVED,
-    RequestStatus.AWAITING_DOCUMENTS,
-    RequestStatus.IN_REVIEW,
-    RequestStatus.ISSUING,
-]
-AWAITING_REVIEW = [RequestStatus.RECEIVED, RequestStatus.IN_REVIEW]
-FINAL = [RequestStatus.EXPIRED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN, RequestStatus.CANCELLED]
 SOON_WORKING_DAYS = 2
 
 
@@ -68,9 +60,9 @@ class DigestActivities:
         horizon_end = datetime.combine(horizon + timedelta(days=1), time(), input.policy.zone)
         lists = await attention_lists(
             self._db,
-            awaiting_review=frozenset(AWAITING_REVIEW),
-            before_issue=frozenset(BEFORE_ISSUE),
-            final=frozenset(FINAL),
+            awaiting_review=AWAITING_REVIEW,
+            before_issue=BEFORE_ISSUE,
+            final=FINAL_STATUSES,
             today=today,
             horizon=horizon,
             now=input.as_of,

@@ -30,7 +30,7 @@ from bench.engine import Ping, Trivial
 from bench.machine import cpu_seconds, rss_mib
 from bench.stack import BenchStack
 from bench.stats import Run, latency_summary, paced, run_concurrently
-from domain.policy import policy_from_settings
+from core.settings import policy_from_settings
 from domain.request import parse_request_form
 from domain.state import Actor, NopicRequestInput, RequestState, Role, workflow_id
 from starter.client import WORKFLOW_TYPE, RequestClient

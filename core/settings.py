@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.policy import IssuanceMode, Policy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOPIC_", env_file=".env", extra="ignore")
@@ -132,6 +134,18 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"{self.temporal_host}:{self.temporal_port}"
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The policy a new request starts with, from the service's settings (the request keeps it)."""
+    return Policy(
+        min_lead_working_days=settings.min_lead_working_days,
+        reminder_offsets=settings.reminder_offsets,
+        timezone=settings.timezone,
+        holiday_country=settings.holiday_country,
+        closure_dates=settings.closure_dates,
+        issuance_mode=IssuanceMode(settings.issuance_mode),
+    )
 
 
 @lru_cache

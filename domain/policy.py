@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 # Listed once, at import: workflows decode policies inside their sandbox, where `holidays` may not import.
 _HOLIDAY_COUNTRIES = frozenset(holidays.list_supported_countries())
@@ -72,14 +68,3 @@ class Policy(BaseModel):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-
-def policy_from_settings(settings: Settings) -> Policy:
-    """The policy a new request starts with, from the service's settings."""
-    return Policy(
-        min_lead_working_days=settings.min_lead_working_days,
-        reminder_offsets=settings.reminder_offsets,
-        timezone=settings.timezone,
-        holiday_country=settings.holiday_country,
-        closure_dates=settings.closure_dates,
-        issuance_mode=IssuanceMode(settings.issuance_mode),
-    )

@@ -41,16 +41,28 @@ class RequestStatus(StrEnum):
 
     @property
     def before_issue(self) -> bool:
-        return self in (
-            RequestStatus.RECEIVED,
-            RequestStatus.AWAITING_DOCUMENTS,
-            RequestStatus.IN_REVIEW,
-        )
+        """Not yet approved: one of `BEFORE_APPROVAL` (an older name; the dashboard reads it)."""
+        return self in BEFORE_APPROVAL
 
 
+# The sets of statuses the service speaks of, each named once: the workflow, the action list
+# (`domain.actions`) and the digest read these, so one name never stands for two different sets.
 FINAL_STATUSES = frozenset(
     {RequestStatus.EXPIRED, RequestStatus.REFUSED, RequestStatus.WITHDRAWN, RequestStatus.CANCELLED}
 )
+"""The request has ended; no action applies to it any more."""
+UNDER_REVIEW = frozenset({RequestStatus.AWAITING_DOCUMENTS, RequestStatus.IN_REVIEW})
+"""Checked in and waiting for the reviewer's decision: the review step of the procedure."""
+BEFORE_APPROVAL = frozenset({RequestStatus.RECEIVED, *UNDER_REVIEW})
+"""Not yet approved: received (not yet checked in) or under review."""
+BEFORE_ISSUE = frozenset({*BEFORE_APPROVAL, RequestStatus.ISSUING})
+"""No NOPIC issued yet, so the ETD is the request's deadline (NOPICs must exist before departure)."""
+AWAITING_REVIEW = frozenset({RequestStatus.RECEIVED, RequestStatus.IN_REVIEW})
+"""The reviewer's queue: nothing is asked of the exporter."""
+CHECKED_IN = frozenset(RequestStatus) - FINAL_STATUSES - {RequestStatus.RECEIVED}
+"""Received, checked in and not ended: documents may still be added."""
+NOPICS_IN_FORCE = frozenset({RequestStatus.AWAITING_TRANSPORT_DOCUMENT, RequestStatus.ACTIVE})
+"""The NOPICs are issued and neither cancelled nor expired."""
 
 
 class Role(StrEnum):

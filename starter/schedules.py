@@ -17,8 +17,7 @@ from temporalio.client import (
 )
 
 from core.logging import get_logger
-from core.settings import Settings
-from domain.policy import policy_from_settings
+from core.settings import Settings, policy_from_settings
 from workflows.digest import DailyDigest, DailyDigestInput
 
 log = get_logger(__name__)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings
-from domain.policy import IssuanceMode, Policy, policy_from_settings
+from core.settings import Settings, policy_from_settings
+from domain.policy import IssuanceMode, Policy
 from domain.request import NopicRequestForm, parse_request_form
 from tests.support.forms import RECEIVED_AT, form, form_data
 

@@ -1,15 +1,18 @@
-"""A tiny timer-driven workflow with one activity, for tests of the test fixtures and of logging.
+"""Tiny workflows for tests: one timer and one activity (the test fixtures, logging), and one waiting on a
+movable deadline (the workflow's `deadline.py`, alone).
 
 Kept in an importable module: the workflow sandbox cannot validate workflows defined in a test's `__main__`.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+
+from workflows.nopic_request.deadline import MovableDeadline
 
 
 class StampInput(BaseModel):
@@ -44,3 +47,36 @@ class WaitThenStamp:
         )
         workflow.logger.info("day over, checklist stamped")
         return StampResult(waited=workflow.now() - start, stamp=stamp)
+
+
+class DeadlineInput(BaseModel):
+    deadline: datetime
+
+
+class DeadlineResult(BaseModel):
+    came: bool
+    woke_at: datetime
+
+
+@workflow.defn
+class WaitForDeadline:
+    """Sleeps until a deadline that the `move` signal moves; the `stop` signal ends the wait."""
+
+    @workflow.init
+    def __init__(self, input: DeadlineInput) -> None:
+        self.deadline = input.deadline
+        self.stopped = False
+
+    @workflow.signal
+    def move(self, deadline: datetime) -> None:
+        self.deadline = deadline
+
+    @workflow.signal
+    def stop(self) -> None:
+        self.stopped = True
+
+    @workflow.run
+    async def run(self, input: DeadlineInput) -> DeadlineResult:
+        deadline = MovableDeadline(lambda: self.deadline, over=lambda: self.stopped)
+        came = await deadline.sleep("the deadline")
+        return DeadlineResult(came=came, woke_at=workflow.now())

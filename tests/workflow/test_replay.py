@@ -1,7 +1,7 @@
 """Every saved history of the NOPIC request workflow replays with today's workflow code.
 
-The histories are runs of the workflow tests (`tests/test_workflow_*.py`), saved by
-`NOPIC_SAVE_HISTORIES=1 .venv/bin/pytest tests/test_workflow_*.py`. A change to the workflow that would
+The histories are runs of the workflow tests (`tests/workflow/`), saved by
+`NOPIC_SAVE_HISTORIES=1 .venv/bin/pytest tests/workflow`. A change to the workflow that would
 take another path through one of them fails here with a non-determinism error, before any worker runs it
 against requests under way.
 """

@@ -14,8 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from activities.pdf import render_nopic_pdf
 from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
-from core.settings import Settings
-from domain.policy import policy_from_settings
+from core.settings import Settings, policy_from_settings
 from domain.request import (
     Commodity,
     Declarations,

@@ -1,0 +1,22 @@
+"""The NOPIC request workflow: the certifier's procedure, made durable.
+
+One workflow per request. It reads like the procedure: receive the request and check its documents;
+review it (approve, ask for corrections, refuse; the exporter may send documents, correct data or
+withdraw); issue one NOPIC per commodity in OID; wait for the definitive transport document before the
+customs-clearance deadline, reminding the exporter; keep the request active while shipments are made
+within the timeframe; expire it at the end of the timeframe with a reconciliation.
+
+- `workflow.py`: the `NopicRequest` class and its `run`: which step runs for which status.
+- `procedure.py`: the steps, in the certifier's order.
+- `handlers.py`: what people do: the updates, the signals and the `state` query.
+- `run.py`: what one run shares: the state, its lock, recording a change, continue-as-new.
+- `deadline.py`: waits for deadlines that move (the transport document's, the timeframe's end).
+- `calls.py`: the activities it calls, with their timeouts and retry policies.
+
+Who may do what, and why an action is refused, are pure rules in `domain/` (`actions.py`, `rules.py`).
+"""
+
+from workflows.nopic_request.handlers import ACTION_REFUSED
+from workflows.nopic_request.workflow import NopicRequest
+
+__all__ = ["ACTION_REFUSED", "NopicRequest"]

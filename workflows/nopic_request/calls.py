@@ -1,0 +1,129 @@
+"""Every activity the request workflow calls, with its timeout and retry policy, in one place.
+
+Each call is a small function: the procedure reads as what it does (record, notify, look up, issue,
+cancel), and how hard each outside system is tried, and when the workflow gives up on it, is decided here.
+Timeouts and retry policies are not part of what a replay compares, so they may be tuned without a patch;
+the order and names of the calls are, so a call is never added, dropped or moved without one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notification, NotificationActivities, NotificationUndeliverable
+    from activities.oid import NON_RETRYABLE_ERRORS as OID_NON_RETRYABLE_ERRORS
+    from activities.oid import (
+        CancelNopicInput,
+        IssuedNopic,
+        IssueNopicInput,
+        LookupOperationInput,
+        NopicData,
+        NopicNotFound,
+        OidActivities,
+        Operation,
+    )
+    from activities.records import RecordChangeInput, RecordsActivities
+
+# The audit trail must be written: retry until it is, backing off to once a minute. An attempt is one
+# PostgreSQL transaction (the event, the request's row, its certificates): half a minute means trouble.
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+RECORD_TIMEOUT = timedelta(seconds=30)
+
+# A message that still fails after about a day of attempts is given up (and logged), not the request.
+# An attempt renders it (PDFs too) and hands it to the mail server (NOPIC_SMTP_TIMEOUT_SECONDS, 30 s).
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=60,
+    non_retryable_error_types=[NotificationUndeliverable.error_type],
+)
+NOTIFY_TIMEOUT = timedelta(minutes=2)
+
+# OID may be down for a while: keep trying, unless it answered something retrying cannot change.
+# An attempt is one gateway call, which gives up on a silent OID first (NOPIC_OID_TIMEOUT_SECONDS, 10 s).
+OID_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=OID_NON_RETRYABLE_ERRORS,
+)
+OID_TIMEOUT = timedelta(minutes=1)
+
+
+def failure_reason(error: ActivityError) -> str:
+    """What went wrong, in the words of the activity that failed."""
+    cause = error.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+
+
+async def record(change: RecordChangeInput) -> None:
+    """Write one state change to the audit trail and the read model."""
+    await workflow.execute_activity_method(
+        RecordsActivities.record_change,
+        change,
+        start_to_close_timeout=RECORD_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+    )
+
+
+async def notify(notification: Notification) -> None:
+    """Send one message; one that cannot be delivered is logged and the request goes on."""
+    try:
+        await workflow.execute_activity_method(
+            NotificationActivities.notify,
+            notification,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+    except ActivityError as error:
+        # An undeliverable message must not stop the request; the audit trail still has the change.
+        workflow.logger.warning(
+            "notification not delivered",
+            extra={"event_id": notification.event_id, "reason": failure_reason(error)},
+        )
+
+
+async def lookup_operation(operation_id: str) -> Operation:
+    """The operation as OID knows it; raises `ActivityError` when OID cannot say."""
+    return await workflow.execute_activity_method(
+        OidActivities.lookup_operation,
+        LookupOperationInput(operation_id=operation_id),
+        start_to_close_timeout=OID_TIMEOUT,
+        retry_policy=OID_RETRY,
+    )
+
+
+async def issue_nopic(data: NopicData) -> IssuedNopic:
+    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it."""
+    return await workflow.execute_activity_method(
+        OidActivities.issue_nopic,
+        IssueNopicInput(data=data),
+        start_to_close_timeout=OID_TIMEOUT,
+        retry_policy=OID_RETRY,
+    )
+
+
+async def cancel_nopic(number: str, reason: str) -> datetime:
+    """Cancel one NOPIC in OID; when it was cancelled there.
+
+    A NOPIC OID no longer has leaves nothing to cancel there: it counts as cancelled when asked.
+    """
+    asked_at = workflow.now()
+    try:
+        cancelled = await workflow.execute_activity_method(
+            OidActivities.cancel_nopic,
+            CancelNopicInput(number=number, reason=reason),
+            start_to_close_timeout=OID_TIMEOUT,
+            retry_policy=OID_RETRY,
+        )
+    except ActivityError as error:
+        cause = error.cause
+        if not (isinstance(cause, ApplicationError) and cause.type == NopicNotFound.error_type):
+            raise
+        workflow.logger.warning("NOPIC not found in OID", extra={"nopic": number})
+        return asked_at
+    return cancelled.cancelled_at

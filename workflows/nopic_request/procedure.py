@@ -1,0 +1,322 @@
+"""The certifier's procedure for one NOPIC request, step by step, in the certifier's order.
+
+Receive the request and check its documents; wait for the review (approve, ask for corrections, refuse:
+`handlers.py`); issue one NOPIC per commodity in OID and send the NOPIC data; wait for the definitive
+transport document before the customs-clearance deadline, reminding the exporter, and cancel the NOPICs
+when it never comes; keep the request active while shipments are made within the timeframe; expire it at
+the end of the timeframe with a reconciliation. Which step runs is decided by the status alone
+(`NopicRequest.run`), so a run that continued as new picks up where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from workflows.nopic_request import calls
+from workflows.nopic_request.deadline import Alarm, MovableDeadline
+from workflows.nopic_request.run import RequestRun
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Audience
+    from activities.notifications import NotificationKind as Kind
+    from activities.oid import NopicData
+    from domain.certificates import reconciliation
+    from domain.policy import IssuanceMode
+    from domain.state import (
+        SYSTEM,
+        UNDER_REVIEW,
+        Actor,
+        Certificate,
+        CertificateStatus,
+        RequestState,
+        Requirement,
+    )
+    from domain.state import RequestStatus as Status
+
+
+class Procedure(RequestRun):
+    # ------------------------------------------------------------ 1. receive the request, check documents
+
+    async def receive(self, submitted_by: Actor) -> None:
+        """Record the request, tell the review team, and tell the exporter what is missing."""
+        async with self._lock:
+            state = self._state
+            await self._record(
+                "received",
+                submitted_by,
+                payload={
+                    "form": state.form.model_dump(mode="json"),
+                    "lead_working_days": state.lead_working_days,
+                    "late": state.late,
+                },
+            )
+            await self._notify(Kind.NEW_REQUEST, Audience.REVIEW_TEAM)
+            await self.check_documents()
+
+    async def check_documents(self) -> None:
+        """Awaiting documents when an item required now is missing or corrections are open, else in review."""
+        state = self._state
+        missing = state.missing(Requirement.NOW)
+        status = Status.AWAITING_DOCUMENTS if missing or state.corrections_requested else Status.IN_REVIEW
+        if status is state.status:
+            return
+        state.status = status
+        await self._record(
+            "documents_checked", SYSTEM, detail=", ".join(i.description for i in missing) or None
+        )
+        if missing:
+            await self._notify(Kind.MISSING_DOCUMENTS, Audience.EXPORTER, missing=missing)
+
+    # ------------------------------------------------------------ 2. review: the reviewer's actions decide
+
+    async def wait_for_review(self) -> None:
+        await workflow.wait_condition(
+            lambda: self._state.status not in UNDER_REVIEW or self._continue_as_new_due()
+        )
+
+    # ------------------------------------------------------------ 3. issue one NOPIC per commodity in OID
+
+    async def issue(self) -> None:
+        """One NOPIC per commodity in OID, once the exporter and importer operations are certified."""
+        blocked = await self.check_operations_certified()
+        if blocked is not None:
+            async with self._lock:
+                await self._stop_issuance(blocked)
+            return
+        self._operations_checked = True
+        if self._state.policy.issuance_mode is IssuanceMode.API:
+            for certificate in list(self._state.certificates):
+                if certificate.status is CertificateStatus.PENDING:
+                    problem = await self.issue_nopic(certificate)
+                    if problem is not None:
+                        async with self._lock:
+                            await self._stop_issuance(problem)
+                        return
+        else:
+            # Manual mode: staff create each NOPIC in OID by hand and record its number (an update).
+            await workflow.wait_condition(
+                lambda: (
+                    self._state.status is not Status.ISSUING
+                    or all(c.status is not CertificateStatus.PENDING for c in self._state.certificates)
+                    or self._continue_as_new_due()
+                )
+            )
+            if self._state.status is not Status.ISSUING or any(
+                c.status is CertificateStatus.PENDING for c in self._state.certificates
+            ):
+                return
+        async with self._lock:
+            await self.send_nopic_data()
+
+    async def check_operations_certified(self) -> str | None:
+        """Why NOPICs cannot be issued for these operations, or None when both are certified in OID."""
+        form = self._state.form
+        for role, operation_id in (
+            ("exporter", form.exporter.operation_id),
+            ("importer", form.importer.operation_id),
+        ):
+            try:
+                operation = await calls.lookup_operation(operation_id)
+            except ActivityError as error:
+                reason = calls.failure_reason(error)
+                return f"the {role}'s operation {operation_id} could not be checked in OID: {reason}"
+            if not operation.certified:
+                return (
+                    f"the {role}'s operation {operation_id} ({operation.name}) is {operation.status!r} "
+                    "in OID, not Certified: NOPICs cannot be issued for it"
+                )
+        return None
+
+    async def issue_nopic(self, certificate: Certificate) -> str | None:
+        """Create one NOPIC through the OID gateway; the reason when OID refuses it."""
+        try:
+            issued = await calls.issue_nopic(nopic_data(self._state, certificate))
+        except ActivityError as error:
+            reason = calls.failure_reason(error)
+            return f"OID did not issue the NOPIC for {certificate.product_name}: {reason}"
+        async with self._lock:
+            self._set_certificate(
+                certificate.model_copy(
+                    update={
+                        "number": issued.number,
+                        "status": CertificateStatus.ISSUED,
+                        "issued_at": issued.issued_at,
+                    }
+                )
+            )
+            await self._record("nopic_issued", SYSTEM, detail=f"{certificate.product_name}: {issued.number}")
+        return None
+
+    async def _stop_issuance(self, reason: str) -> None:
+        """Issuance stops; the reviewer sees why, fixes it (data, or the operation in OID), approves again."""
+        self._state.issuance_blocked = reason
+        self._state.status = Status.IN_REVIEW
+        await self._record("issuance_stopped", SYSTEM, detail=reason)
+
+    async def send_nopic_data(self) -> None:
+        """Give the exporter the NOPIC data and PDFs, and the importer what to declare in ACE."""
+        state = self._state
+        state.status = Status.AWAITING_TRANSPORT_DOCUMENT
+        issued = [c for c in state.certificates if c.status is CertificateStatus.ISSUED]
+        await self._record("nopics_issued", SYSTEM, detail=", ".join(c.number or "" for c in issued))
+        await self._notify(Kind.NOPIC_ISSUED, Audience.EXPORTER, certificates=issued)
+        await self._notify(Kind.NOPIC_ISSUED, Audience.IMPORTER, certificates=issued)
+        await self.activate_when_documents_complete()
+
+    # ------------------------------------------------------------ 4. the definitive transport document
+
+    async def wait_for_transport_document(self) -> None:
+        """Remind the exporter before the customs deadline, cancel at it; an ETA change moves both."""
+        state = self._state
+        customs = MovableDeadline(
+            lambda: state.customs_deadline,
+            over=lambda: (
+                state.status is not Status.AWAITING_TRANSPORT_DOCUMENT or self._continue_as_new_due()
+            ),
+        )
+        while (alarm := await customs.sleep_until(self._next_transport_alarm)) is not None:
+            async with self._lock:
+                # While the lock was awaited, the document may have come, or the deadline moved.
+                if state.status is not Status.AWAITING_TRANSPORT_DOCUMENT or customs.moved(alarm):
+                    continue
+                if alarm.ahead > timedelta(0):
+                    await self.remind_exporter(alarm.ahead)
+                else:
+                    await self.cancel_for_missed_deadline()
+
+    def _next_transport_alarm(self, deadline: datetime) -> Alarm:
+        """The first reminder still to send before the customs deadline, else the deadline itself."""
+        state = self._state
+        now = workflow.now()
+        upcoming = sorted(
+            (deadline - offset, offset)
+            for offset in state.policy.reminder_offsets
+            if offset not in state.reminders_sent and deadline - offset > now
+        )
+        state.next_reminder = upcoming[0][0] if upcoming else None
+        if upcoming:
+            return Alarm(deadline, upcoming[0][0], "transport reminder")
+        return Alarm(deadline, deadline, "customs deadline")
+
+    async def remind_exporter(self, offset: timedelta) -> None:
+        state = self._state
+        state.reminders_sent.append(offset)
+        await self._record("transport_reminder", SYSTEM, detail=f"{offset} before the customs deadline")
+        await self._notify(
+            Kind.TRANSPORT_REMINDER, Audience.EXPORTER, reminder_offset=offset, missing=state.missing()
+        )
+
+    async def cancel_for_missed_deadline(self) -> None:
+        """No definitive transport document before customs clearance: every NOPIC of the request cancelled."""
+        state = self._state
+        reason = (
+            "the definitive transport document was not received before the customs-clearance deadline "
+            f"({state.customs_deadline.isoformat()})"
+        )
+        cancelled = await self.cancel_nopics(
+            [c for c in state.certificates if c.status is CertificateStatus.ISSUED], reason
+        )
+        state.status = Status.CANCELLED
+        state.next_reminder = None
+        state.outcome = reason
+        await self._record("transport_deadline_passed", SYSTEM, detail=reason)
+        await self._notify(Kind.CANCELLATION, Audience.EXPORTER, certificates=cancelled, message=reason)
+        await self._notify(Kind.CANCELLATION, Audience.IMPORTER, certificates=cancelled, message=reason)
+        await self._notify(
+            Kind.TRANSPORT_DEADLINE_PASSED, Audience.REVIEW_TEAM, certificates=cancelled, message=reason
+        )
+
+    # ------------------------------------------------------------ 5. active within the timeframe
+
+    async def activate_when_documents_complete(self) -> None:
+        """Active once the definitive transport document is accepted and nothing else is missing."""
+        state = self._state
+        if (
+            state.status is Status.AWAITING_TRANSPORT_DOCUMENT
+            and state.transport_document
+            and not state.missing()
+        ):
+            state.status = Status.ACTIVE
+            state.next_reminder = None
+            await self._record("active", SYSTEM)
+
+    async def keep_active_until_timeframe_ends(self) -> None:
+        state = self._state
+        timeframe = MovableDeadline(
+            lambda: timeframe_end(state),
+            over=lambda: state.status is not Status.ACTIVE or self._continue_as_new_due(),
+        )
+        if await timeframe.sleep("end of the timeframe"):
+            async with self._lock:
+                if state.status is Status.ACTIVE:
+                    await self.expire()
+
+    # ------------------------------------------------------------ 6. expire at the end of the timeframe
+
+    async def expire(self) -> None:
+        """The timeframe ended: the NOPICs expire, with what was certified and shipped per commodity."""
+        state = self._state
+        for certificate in state.certificates:
+            if certificate.status is CertificateStatus.ISSUED:
+                self._set_certificate(certificate.model_copy(update={"status": CertificateStatus.EXPIRED}))
+        state.reconciliation = reconciliation(state)
+        state.status = Status.EXPIRED
+        state.outcome = "the timeframe ended"
+        await self._record(
+            "expired",
+            SYSTEM,
+            payload={"reconciliation": [line.model_dump(mode="json") for line in state.reconciliation]},
+        )
+        await self._notify(Kind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, reconciliation=state.reconciliation)
+
+    # ------------------------------------------------------------ shared by the steps and the actions
+
+    async def cancel_nopics(self, certificates: list[Certificate], reason: str) -> list[Certificate]:
+        """Cancel these NOPICs in OID, one by one; the certificates as cancelled."""
+        cancelled: list[Certificate] = []
+        for certificate in certificates:
+            assert certificate.number is not None  # an issued certificate has its number
+            cancelled_at = await calls.cancel_nopic(certificate.number, reason)
+            updated = certificate.model_copy(
+                update={
+                    "status": CertificateStatus.CANCELLED,
+                    "cancelled_at": cancelled_at,
+                    "cancel_reason": reason,
+                }
+            )
+            self._set_certificate(updated)
+            cancelled.append(updated)
+            await self._record("nopic_cancelled", SYSTEM, detail=f"{certificate.number}: {reason}")
+        return cancelled
+
+
+def timeframe_end(state: RequestState) -> datetime:
+    """The NOPICs cover the timeframe's last day to its end, in the certifier's time zone."""
+    last_day = state.form.timeframe.last_day
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=state.policy.zone)
+
+
+def nopic_data(state: RequestState, certificate: Certificate) -> NopicData:
+    """What OID records for one NOPIC: the commodity, both operations, the shipment and the timeframe."""
+    form = state.form
+    return NopicData(
+        request_id=state.request_id,
+        commodity_index=certificate.commodity_index,
+        product_name=certificate.product_name,
+        hts_code=certificate.hts_code,
+        organic_standard=certificate.organic_standard,
+        net_kg=certificate.net_kg,
+        lot_numbers=certificate.lot_numbers,
+        exporter=form.exporter,
+        importer=form.importer,
+        origin_country=form.shipment.export_country,
+        export_port=form.shipment.export_port,
+        us_port_of_entry=form.shipment.us_port_of_entry,
+        transport_mode=form.shipment.transport_mode,
+        etd=form.shipment.etd,
+        valid_from=form.timeframe.first_day,
+        valid_until=form.timeframe.last_day,
+    )

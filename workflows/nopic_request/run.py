@@ -1,0 +1,156 @@
+"""What every part of one run of the request workflow shares: the state, its lock, and how a change is kept.
+
+Everything the workflow knows is one `RequestState`, so continue-as-new hands it to the next run whole,
+with every deadline. Every state change, by a step of the procedure or by a person's action, happens
+under one lock and is recorded (`_record`: the request's history, Temporal's search attributes, the audit
+trail) before the lock is released, so audit sequence numbers follow the order of changes and an update
+returns once its change is in the audit trail. Waiting (timers, conditions) and calls to OID happen
+outside the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+from workflows.nopic_request import calls
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.notifications import Audience, Notification, NotificationKind
+    from activities.records import AuditEvent, RecordChangeInput, RequestSummary
+    from domain.calendar import is_late, lead_working_days
+    from domain.certificates import one_nopic_per_commodity
+    from domain.checklist import checklist
+    from domain.policy import Policy
+    from domain.request import NopicRequestForm
+    from domain.state import ActionRecord, Actor, Certificate, NopicRequestInput, RequestState
+    from workflows import search_attributes
+
+
+def lead_time(policy: Policy, form: NopicRequestForm) -> tuple[int, bool]:
+    """Working days before departure, and whether that is late."""
+    # `holidays` imports a country's rules and sets up (unused) holiday-name translations on first use;
+    # neither changes the dates, so that runs outside the sandbox's restrictions.
+    with workflow.unsafe.imports_passed_through(), workflow.unsafe.sandbox_unrestricted():
+        lead = lead_working_days(policy, form.received_at, form.shipment.etd)
+    return lead, is_late(policy, lead)
+
+
+class RequestRun:
+    def __init__(self, input: NopicRequestInput) -> None:
+        self._state = input.carried_state or self._new_state(input)
+        self._lock = asyncio.Lock()
+        self._history_at_start = len(self._state.history)
+        self._indexed: dict[str, Any] = {}
+        # Only in this run: numbers may be recorded once OID confirmed both operations are certified.
+        self._operations_checked = False
+
+    @staticmethod
+    def _new_state(input: NopicRequestInput) -> RequestState:
+        form, policy = input.form, input.policy
+        lead, late = lead_time(policy, form)
+        return RequestState(
+            request_id=input.request_id,
+            form=form,
+            policy=policy,
+            received_day=form.received_at.astimezone(policy.zone).date(),
+            lead_working_days=lead,
+            late=late,
+            checklist=checklist(form),
+            certificates=one_nopic_per_commodity(form),
+            customs_deadline=form.shipment.customs_deadline,
+            updated_at=workflow.now(),
+        )
+
+    async def _record(
+        self,
+        action: str,
+        actor: Actor,
+        action_id: str | None = None,
+        *,
+        payload: BaseModel | dict[str, Any] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """One state change: into the request's history, the search attributes and the audit trail."""
+        state = self._state
+        state.sequence += 1
+        state.updated_at = workflow.now()
+        state.history.append(
+            ActionRecord(
+                sequence=state.sequence,
+                action_id=action_id or f"system-{state.sequence}",
+                action=action,
+                actor=actor,
+                at=state.updated_at,
+                status=state.status,
+                detail=detail,
+            )
+        )
+        self._index()
+        data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload or {})
+        if detail is not None:
+            data.setdefault("detail", detail)
+        event = AuditEvent(
+            event_id=f"{state.request_id}:{state.sequence}",
+            request_id=state.request_id,
+            sequence=state.sequence,
+            actor=actor,
+            action=action,
+            payload=data,
+            at=state.updated_at,
+        )
+        await calls.record(
+            RecordChangeInput(event=event, summary=RequestSummary.of(state), certificates=state.certificates)
+        )
+
+    async def _notify(self, kind: NotificationKind, audience: Audience, **details: Any) -> None:
+        await calls.notify(Notification.about(self._state, kind, audience, **details))
+
+    def _set_form(self, form: NopicRequestForm) -> None:
+        """The request's data changed: its checklist follows."""
+        self._state.form = form
+        self._state.checklist = checklist(form, self._state.transport_document)
+
+    def _set_certificate(self, certificate: Certificate) -> None:
+        self._state.certificates[certificate.commodity_index] = certificate
+
+    def _index(self) -> None:
+        """Keep Temporal's list view useful: upsert the search attributes that changed."""
+        state = self._state
+        etd = datetime.combine(state.form.shipment.etd, time(0), tzinfo=state.policy.zone)
+        updates: list[SearchAttributeUpdate[Any]] = [
+            search_attributes.STATUS.value_set(state.status.value),
+            search_attributes.EXPORTER.value_set(state.form.exporter.operation_id),
+            search_attributes.IMPORTER.value_set(state.form.importer.operation_id),
+            search_attributes.ETD.value_set(etd),
+            search_attributes.CUSTOMS_DEADLINE.value_set(state.customs_deadline),
+            search_attributes.LATE.value_set(state.late),
+        ]
+        changed = [u for u in updates if self._indexed.get(u.key.name) != u.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._indexed.update({u.key.name: u.value for u in changed})
+
+    def _continue_as_new_due(self) -> bool:
+        limit = self._state.policy.continue_as_new_after_actions
+        actions_this_run = len(self._state.history) - self._history_at_start
+        return workflow.info().is_continue_as_new_suggested() or (
+            limit is not None and actions_this_run >= limit
+        )
+
+    async def _continue_as_new(self) -> None:
+        """A fresh history, same request: the whole state, and with it every deadline, carries over."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        state = self._state
+        workflow.logger.info("continuing as new", extra={"actions": len(state.history)})
+        workflow.continue_as_new(
+            NopicRequestInput(
+                request_id=state.request_id, form=state.form, policy=state.policy, carried_state=state
+            )
+        )

@@ -1,0 +1,44 @@
+"""`NopicRequest`: the Temporal workflow of one NOPIC request, id `nopic-request-<request id>`.
+
+The class only composes: the procedure's steps (`procedure.py`) and the handlers of people's actions
+(`handlers.py`), over what one run shares (`run.py`). Temporal finds the updates, signals and the query on
+those base classes; `run` must be defined here, on the class `workflow.defn` names.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows.nopic_request.handlers import Handlers
+
+with workflow.unsafe.imports_passed_through():
+    from domain.state import UNDER_REVIEW, NopicRequestInput, RequestState
+    from domain.state import RequestStatus as Status
+
+
+@workflow.defn(name="NopicRequest")
+class NopicRequest(Handlers):
+    @workflow.init
+    def __init__(self, input: NopicRequestInput) -> None:
+        super().__init__(input)
+
+    @workflow.run
+    async def run(self, input: NopicRequestInput) -> RequestState:
+        """Receive the request, then run the step its status calls for until it ends."""
+        self._index()
+        if self._state.status is Status.RECEIVED:
+            await self.receive(input.submitted_by)
+        while not self._state.status.is_final:
+            if self._continue_as_new_due():
+                await self._continue_as_new()
+            status = self._state.status
+            if status in UNDER_REVIEW:
+                await self.wait_for_review()
+            elif status is Status.ISSUING:
+                await self.issue()
+            elif status is Status.AWAITING_TRANSPORT_DOCUMENT:
+                await self.wait_for_transport_document()
+            elif status is Status.ACTIVE:
+                await self.keep_active_until_timeframe_ends()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._state
