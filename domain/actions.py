@@ -150,6 +150,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 BY_MESSAGE: Mapping[type[messages.Action], ActionSpec] = {spec.message: spec for spec in ACTIONS}
+BY_SLUG: Mapping[str, ActionSpec] = {spec.slug: spec for spec in ACTIONS}
 
 
 def spec_of(action: messages.Action) -> ActionSpec:

@@ -39,11 +39,6 @@ class RequestStatus(StrEnum):
     def is_final(self) -> bool:
         return self in FINAL_STATUSES
 
-    @property
-    def before_issue(self) -> bool:
-        """Not yet approved: one of `BEFORE_APPROVAL` (an older name; the dashboard reads it)."""
-        return self in BEFORE_APPROVAL
-
 
 # The sets of statuses the service speaks of, each named once: the workflow, the action list
 # (`domain.actions`) and the digest read these, so one name never stands for two different sets.

@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.logging import get_logger
 from domain import messages
+from domain.actions import spec_of
 from domain.policy import Policy
 from domain.request import NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, workflow_id
@@ -33,22 +34,6 @@ log = get_logger(__name__)
 
 WORKFLOW_TYPE: Final = "NopicRequest"
 STATE_QUERY: Final = "state"
-
-# The workflow's update handler for each action message.
-UPDATES: Final[dict[type[messages.Action], str]] = {
-    messages.Approve: "approve",
-    messages.RequestCorrections: "request_corrections",
-    messages.Refuse: "refuse",
-    messages.Withdraw: "withdraw",
-    messages.SubmitDocuments: "submit_documents",
-    messages.CorrectRequestData: "correct_request_data",
-    messages.RecordCertificateNumber: "record_certificate_number",
-    messages.SubmitTransportDocument: "transport_document",
-    messages.RejectTransportDocument: "reject_transport_document",
-    messages.UpdateEta: "update_eta",
-    messages.RecordShipment: "record_shipment",
-    messages.CancelCertificates: "cancel_certificates",
-}
 
 # A workflow just started answers queries once its first task ran, and takes in the request with a few
 # activities: wait that long at most before answering with the state as it is.
@@ -135,7 +120,7 @@ class RequestClient:
 
     async def act(self, request_id: str, action: messages.Action) -> RequestState:
         """Deliver one action as a workflow update; the new state, or `ActionRefused` with the reason."""
-        name = UPDATES[type(action)]
+        name = spec_of(action).update
         handle = self._handle(request_id)
         try:
             result = await handle.execute_update(

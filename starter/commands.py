@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import tomllib
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,6 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from core.settings import get_settings
+from domain import messages
+from domain.actions import ACTIONS, BY_MESSAGE
 
 users_app = typer.Typer(help="Manage users (admins only).", no_args_is_help=True)
 
@@ -267,23 +270,45 @@ def _act_answer(state: dict[str, Any], as_json: bool) -> None:
         _print_state(state)
 
 
-def _act(request_id: str, action: str, body: dict[str, Any], action_id: str | None, as_json: bool) -> None:
+_COMMANDS: dict[type[messages.Action], Callable[..., None]] = {}
+
+
+def _action(message: type[messages.Action]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The command of one action of the list (`domain.actions`): registered under its slug, its summary
+    as help."""
+
+    def command(function: Callable[..., None]) -> Callable[..., None]:
+        _COMMANDS[message] = function
+        return function
+
+    return command
+
+
+def _act(
+    request_id: str,
+    message: type[messages.Action],
+    body: dict[str, Any],
+    action_id: str | None,
+    as_json: bool,
+) -> None:
     if action_id:
         body["action_id"] = action_id
-    state = _call("POST", f"/requests/{request_id}/actions/{action}", json=body)
+    slug = BY_MESSAGE[message].slug
+    state = _call("POST", f"/requests/{request_id}/actions/{slug}", json=body)
     _act_answer(state, as_json)
 
 
+@_action(messages.Approve)
 def approve(
     request_id: RequestIdArg,
     note: Annotated[str | None, typer.Option(help="A note for the audit trail.")] = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a request: issuance starts."""
-    _act(request_id, "approve", {"note": note} if note else {}, action_id, as_json)
+    _act(request_id, messages.Approve, {"note": note} if note else {}, action_id, as_json)
 
 
+@_action(messages.RequestCorrections)
 def request_corrections(
     request_id: RequestIdArg,
     item: Annotated[list[str], typer.Option(help="What must be corrected or added (repeatable).")],
@@ -291,44 +316,44 @@ def request_corrections(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ask the exporter for corrections."""
-    _act(request_id, "request-corrections", {"items": item, "message": message}, action_id, as_json)
+    _act(request_id, messages.RequestCorrections, {"items": item, "message": message}, action_id, as_json)
 
 
+@_action(messages.CorrectRequestData)
 def correct_request_data(
     request_id: RequestIdArg,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The corrected request as JSON.")],
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Send corrected request data before issue (the whole form; the time of receipt stays the original)."""
     try:
         form = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
         _fail(f"{file}: not valid JSON ({exc})")
-    _act(request_id, "correct-request-data", {"form": form}, action_id, as_json)
+    _act(request_id, messages.CorrectRequestData, {"form": form}, action_id, as_json)
 
 
+@_action(messages.Refuse)
 def refuse(
     request_id: RequestIdArg,
     reason: Annotated[str, typer.Option(help="Why, for the exporter.")],
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Refuse a request."""
-    _act(request_id, "refuse", {"reason": reason}, action_id, as_json)
+    _act(request_id, messages.Refuse, {"reason": reason}, action_id, as_json)
 
 
+@_action(messages.Withdraw)
 def withdraw(
     request_id: RequestIdArg,
     reason: Annotated[str | None, typer.Option(help="Why (optional).")] = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Withdraw a request before its NOPICs are issued."""
-    _act(request_id, "withdraw", {"reason": reason} if reason else {}, action_id, as_json)
+    _act(request_id, messages.Withdraw, {"reason": reason} if reason else {}, action_id, as_json)
 
 
+@_action(messages.RecordCertificateNumber)
 def record_certificate(
     request_id: RequestIdArg,
     commodity: Annotated[int, typer.Option(min=0, help="The commodity's index in the request (from 0).")],
@@ -336,12 +361,16 @@ def record_certificate(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a NOPIC number created by hand in OID (manual issuance)."""
     _act(
-        request_id, "record-certificate", {"commodity_index": commodity, "number": number}, action_id, as_json
+        request_id,
+        messages.RecordCertificateNumber,
+        {"commodity_index": commodity, "number": number},
+        action_id,
+        as_json,
     )
 
 
+@_action(messages.SubmitTransportDocument)
 def transport_document(
     request_id: RequestIdArg,
     file: Annotated[
@@ -350,21 +379,21 @@ def transport_document(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deliver the definitive transport document of the first shipment."""
     body = {"document": _reference(file, "transport_document_definitive")}
-    _act(request_id, "transport-document", body, action_id, as_json)
+    _act(request_id, messages.SubmitTransportDocument, body, action_id, as_json)
 
 
+@_action(messages.RejectTransportDocument)
 def reject_transport_document(
     request_id: RequestIdArg,
     reason: Annotated[str, typer.Option(help="Why it is not compliant.")],
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Reject the transport document as non-compliant: the request keeps waiting for a good one."""
-    _act(request_id, "reject-transport-document", {"reason": reason}, action_id, as_json)
+    _act(request_id, messages.RejectTransportDocument, {"reason": reason}, action_id, as_json)
 
 
+@_action(messages.UpdateEta)
 def update_eta(
     request_id: RequestIdArg,
     eta: Annotated[str, typer.Option(help="New ETA, ISO 8601 with offset, e.g. 2026-12-20T08:00:00-05:00.")],
@@ -372,11 +401,10 @@ def update_eta(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Move the ETA (and expected clearance): the customs deadline moves with them."""
     body: dict[str, Any] = {"eta": eta}
     if expected_clearance:
         body["expected_clearance"] = expected_clearance
-    _act(request_id, "update-eta", body, action_id, as_json)
+    _act(request_id, messages.UpdateEta, body, action_id, as_json)
 
 
 def _quantities(values: list[str]) -> list[dict[str, Any]]:
@@ -390,6 +418,7 @@ def _quantities(values: list[str]) -> list[dict[str, Any]]:
     return quantities
 
 
+@_action(messages.RecordShipment)
 def record_shipment(
     request_id: RequestIdArg,
     shipped_on: Annotated[str, typer.Option(help="The day it shipped, YYYY-MM-DD.")],
@@ -398,7 +427,6 @@ def record_shipment(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a further shipment under the request's NOPICs."""
     try:
         date.fromisoformat(shipped_on)
     except ValueError:
@@ -408,9 +436,10 @@ def record_shipment(
         "quantities": _quantities(quantity),
         "transport_document": _reference(document, "transport_document_definitive"),
     }
-    _act(request_id, "record-shipment", body, action_id, as_json)
+    _act(request_id, messages.RecordShipment, body, action_id, as_json)
 
 
+@_action(messages.CancelCertificates)
 def cancel_certificates(
     request_id: RequestIdArg,
     reason: Annotated[str, typer.Option(help="Why, for exporter and importer.")],
@@ -420,11 +449,10 @@ def cancel_certificates(
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel one certificate or all of them."""
     body: dict[str, Any] = {"reason": reason}
     if commodity:
         body["commodity_indexes"] = commodity
-    _act(request_id, "cancel-certificates", body, action_id, as_json)
+    _act(request_id, messages.CancelCertificates, body, action_id, as_json)
 
 
 def whoami(as_json: JsonOption = False) -> None:
@@ -498,24 +526,14 @@ def users_revoke(username: str, as_json: JsonOption = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    commands: list[Any] = [
-        submit,
-        show,
-        upload,
-        approve,
-        request_corrections,
-        correct_request_data,
-        refuse,
-        withdraw,
-        record_certificate,
-        transport_document,
-        reject_transport_document,
-        update_eta,
-        record_shipment,
-        cancel_certificates,
-        whoami,
-    ]
-    app.command("list")(list_requests)
-    for command in commands:
+    for command in (submit, show):
         app.command()(command)
+    app.command("list")(list_requests)
+    for spec in ACTIONS:
+        # Documents are uploaded as files, then handed over: `nopic upload`, the one command named otherwise.
+        if spec.message is messages.SubmitDocuments:
+            app.command("upload", help=spec.summary)(upload)
+        else:
+            app.command(spec.slug, help=spec.summary)(_COMMANDS[spec.message])
+    app.command()(whoami)
     app.add_typer(users_app, name="users")

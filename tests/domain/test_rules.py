@@ -88,7 +88,6 @@ def test_each_status_set_is_the_one_its_name_says() -> None:
     assert NOPICS_IN_FORCE == {Status.AWAITING_TRANSPORT_DOCUMENT, Status.ACTIVE}
     assert FINAL_STATUSES == {Status.EXPIRED, Status.REFUSED, Status.WITHDRAWN, Status.CANCELLED}
     assert {s for s in Status if s.is_final} == FINAL_STATUSES
-    assert {s for s in Status if s.before_issue} == BEFORE_APPROVAL
 
 
 # --- who may, in which status

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from activities.records import RequestSummary
-from domain.state import RequestState, RequestStatus
+from domain.state import BEFORE_ISSUE, RequestState, RequestStatus
 from web.auth import Session, UserRole
 from web.dashboard.session import (
     CSRF_FIELD,
@@ -38,10 +38,11 @@ def base(session: Session, at: datetime, **extra: Any) -> dict[str, Any]:
 
 
 def urgency(summary: RequestSummary, at: datetime) -> str:
-    """How much a row should stand out: overdue, near (deadline within two days) or none."""
+    """How much a row should stand out: overdue, near (deadline within two days) or none. Until its NOPICs
+    are issued a request is overdue once its ETD has passed, as the daily digest counts it."""
     if summary.status.is_final or summary.status is RequestStatus.ACTIVE:
         return ""
-    if summary.customs_deadline < at or (summary.status.before_issue and summary.etd < at.date()):
+    if summary.customs_deadline < at or (summary.status in BEFORE_ISSUE and summary.etd < at.date()):
         return "overdue"
     if summary.customs_deadline - at < NEAR_DEADLINE:
         return "near"

@@ -9,7 +9,6 @@ The workflow decides whether the action is allowed now: its refusal comes back a
 # class from the route function's annotations, which must therefore be real objects, not strings.
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import uuid4
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from domain import messages
+from domain.actions import ACTIONS, BY_MESSAGE, ActionSpec
 from domain.request import NopicRequestForm
 from domain.state import RequestState
 from starter.client import ActionRefused, RequestClient
@@ -31,51 +31,11 @@ from web.visibility import visible_state
 
 router = APIRouter(tags=["actions"])
 
-EXPORTER, REVIEWER = UserRole.EXPORTER, UserRole.REVIEWER
 
+def user_roles(spec: ActionSpec) -> tuple[UserRole, ...]:
+    """The users who may take the action, in the list's words (`domain.actions`)."""
+    return tuple(UserRole(role.value) for role in sorted(spec.roles))
 
-@dataclass(frozen=True)
-class ActionSpec:
-    name: str
-    message: type[messages.Action]
-    roles: tuple[UserRole, ...]
-    summary: str
-
-
-ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("approve", messages.Approve, (REVIEWER,), "Approve the request: issuance starts"),
-    ActionSpec(
-        "request-corrections", messages.RequestCorrections, (REVIEWER,), "Ask the exporter for corrections"
-    ),
-    ActionSpec("refuse", messages.Refuse, (REVIEWER,), "Refuse the request, with a reason"),
-    ActionSpec("withdraw", messages.Withdraw, (EXPORTER, REVIEWER), "Withdraw the request before issue"),
-    ActionSpec(
-        "record-certificate",
-        messages.RecordCertificateNumber,
-        (REVIEWER,),
-        "Record the NOPIC number created by hand in OID (manual issuance)",
-    ),
-    ActionSpec(
-        "transport-document",
-        messages.SubmitTransportDocument,
-        (EXPORTER, REVIEWER),
-        "Deliver the definitive transport document of the first shipment",
-    ),
-    ActionSpec(
-        "reject-transport-document",
-        messages.RejectTransportDocument,
-        (REVIEWER,),
-        "Reject the transport document as non-compliant",
-    ),
-    ActionSpec("update-eta", messages.UpdateEta, (EXPORTER, REVIEWER), "Move the ETA and expected clearance"),
-    ActionSpec("record-shipment", messages.RecordShipment, (EXPORTER, REVIEWER), "Record a further shipment"),
-    ActionSpec(
-        "cancel-certificates",
-        messages.CancelCertificates,
-        (REVIEWER,),
-        "Cancel one certificate or all of them, with a reason",
-    ),
-)
 
 _PERSON_FIELDS = {"action_id", "actor", "at"}
 
@@ -110,13 +70,13 @@ async def take_action(
         # others need the state read first, which costs a query to the workflow.
         await visible_state(requests, user, request_id)
     data = body.model_dump(exclude={"action_id"})
-    action_id = getattr(body, "action_id", None) or f"{spec.name}-{uuid4().hex}"
+    action_id = getattr(body, "action_id", None) or f"{spec.slug}-{uuid4().hex}"
     try:
         action = spec.message.model_validate({**data, "action_id": action_id, "actor": user.actor, "at": at})
     except ValidationError as exc:
-        count_action(spec.name, "invalid")
+        count_action(spec.slug, "invalid")
         raise invalid(exc) from exc
-    return await deliver(requests, request_id, spec.name, action)
+    return await deliver(requests, request_id, spec.slug, action)
 
 
 async def deliver(
@@ -139,13 +99,13 @@ def _route(spec: ActionSpec, body_type: type[BaseModel]) -> Callable[..., Awaita
     async def route(
         request_id: RequestIdPath,
         body: body_type,  # type: ignore[valid-type]
-        user: Annotated[User, Depends(require(*spec.roles))],
+        user: Annotated[User, Depends(require(*user_roles(spec)))],
         requests: Requests,
         at: Now,
     ) -> RequestState:
         return await take_action(requests, user, request_id, spec, body, at)
 
-    route.__name__ = spec.name.replace("-", "_")
+    route.__name__ = spec.slug.replace("-", "_")
     return route
 
 
@@ -159,9 +119,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 for _spec in ACTIONS:
-    roles = " or ".join(role.value for role in _spec.roles)
+    if _spec.own_route:
+        continue
+    roles = " or ".join(role.value for role in user_roles(_spec))
     router.add_api_route(
-        f"/requests/{{request_id}}/actions/{_spec.name}",
+        f"/requests/{{request_id}}/actions/{_spec.slug}",
         _route(_spec, body_model(_spec.message)),
         methods=["POST"],
         response_model=RequestState,
@@ -169,8 +131,6 @@ for _spec in ACTIONS:
         description=f"Who may: {roles}. The answer is the request's new state.",
         responses=_RESPONSES,
     )
-
-ACTION_BY_NAME = {spec.name: spec for spec in ACTIONS}
 
 
 class CorrectedData(BaseModel):
@@ -184,16 +144,23 @@ class CorrectedData(BaseModel):
     form: RequestSubmission
 
 
+CORRECT = BY_MESSAGE[messages.CorrectRequestData]
+
+
 @router.post(
-    "/requests/{request_id}/actions/correct-request-data",
+    f"/requests/{{request_id}}/actions/{CORRECT.slug}",
     response_model=RequestState,
-    summary="Send corrected request data (before issue)",
-    description="Who may: exporter or reviewer. Documents already held are kept; new references are added. "
-    "The answer is the request's new state.",
+    summary=CORRECT.summary,
+    description=f"Who may: {' or '.join(r.value for r in user_roles(CORRECT))}. Documents already held are "
+    "kept; new references are added. The answer is the request's new state.",
     responses=_RESPONSES,
 )
 async def correct_request_data(
-    request_id: RequestIdPath, body: CorrectedData, user: ExporterOrReviewer, requests: Requests, at: Now
+    request_id: RequestIdPath,
+    body: CorrectedData,
+    user: Annotated[User, Depends(require(*user_roles(CORRECT)))],
+    requests: Requests,
+    at: Now,
 ) -> RequestState:
     return await correct(requests, user, request_id, body.form, at, body.action_id)
 
@@ -217,18 +184,18 @@ async def correct(
     try:
         form = NopicRequestForm.model_validate({**data, "received_at": state.form.received_at})
     except ValidationError as exc:
-        count_action("correct-request-data", "invalid")
+        count_action(CORRECT.slug, "invalid")
         raise invalid(exc, "body.form") from exc
     action = messages.CorrectRequestData(
-        action_id=action_id or f"correct-request-data-{uuid4().hex}", actor=user.actor, at=at, form=form
+        action_id=action_id or f"{CORRECT.slug}-{uuid4().hex}", actor=user.actor, at=at, form=form
     )
-    return await deliver(requests, request_id, "correct-request-data", action)
+    return await deliver(requests, request_id, CORRECT.slug, action)
 
 
 # Last, so every real action's route matches first: any other name is an unknown action, said plainly.
 @router.post("/requests/{request_id}/actions/{action}", include_in_schema=False)
 async def unknown_action(request_id: RequestIdPath, action: str, _: ExporterOrReviewer) -> None:
-    names = ", ".join([*ACTION_BY_NAME, "correct-request-data"])
+    names = ", ".join(spec.slug for spec in ACTIONS if spec is not BY_MESSAGE[messages.SubmitDocuments])
     message = f"there is no action {action!r}; the actions are: {names}"
     fields = [FieldError(field="action", rule="unknown_action", message=message)]
     raise ApiError(404, "unknown_action", message, fields)

@@ -11,8 +11,11 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from activities.records_pg import audit_trail
+from domain import messages
+from domain.actions import ACTIONS, BY_MESSAGE, BY_SLUG
+from domain.policy import IssuanceMode
 from domain.request import DocumentKind
-from domain.state import CertificateStatus, RequestState, RequestStatus
+from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, Role
 from starter.client import ActionRefused
 from web.auth import Session, UserRole
 from web.dashboard import forms
@@ -32,7 +35,7 @@ from web.dashboard.session import (
 from web.dashboard.timeline import timeline
 from web.deps import AppSettings, Db, Documents, Now, Requests
 from web.errors import ApiError, field_errors
-from web.routes.actions import ACTION_BY_NAME, body_model, take_action
+from web.routes.actions import body_model, take_action, user_roles
 from web.routes.documents import deliver_documents, request_documents, store_uploads
 from web.visibility import visible_state
 
@@ -40,23 +43,20 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 def available_actions(state: RequestState, role: UserRole) -> list[str]:
-    """The actions worth offering now; the workflow still has the last word on each."""
-    status, reviewer = state.status, role is REVIEWER
-    if status.is_final:
-        return []
-    actions: list[str] = []
-    if status.before_issue:
-        actions += ["approve", "request-corrections", "refuse"] if reviewer else []
-        actions.append("withdraw")
-    if status is RequestStatus.ISSUING and reviewer:
-        actions.append("record-certificate")
-    if status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT:
-        actions += ["transport-document", "update-eta"]
-    if status is RequestStatus.ACTIVE:
-        actions += ["record-shipment", "update-eta"]
-    if reviewer and status in (RequestStatus.AWAITING_TRANSPORT_DOCUMENT, RequestStatus.ACTIVE):
-        actions += ["reject-transport-document", "cancel-certificates"]
-    return actions
+    """The actions the list (`domain.actions`) allows this role now, in its order; the workflow still has
+    the last word on each. Two are left out where they could only be refused: numbers typed by hand outside
+    manual issuance, and a rejection with no transport document to reject."""
+    manual = state.policy.issuance_mode is IssuanceMode.MANUAL
+    offered = []
+    for spec in ACTIONS:
+        if spec.own_route or Role(role.value) not in spec.roles or state.status not in spec.statuses:
+            continue
+        if spec.message is messages.RecordCertificateNumber and not manual:
+            continue
+        if spec.message is messages.RejectTransportDocument and state.transport_document is None:
+            continue
+        offered.append(spec.slug)
+    return offered
 
 
 async def _request_page(
@@ -89,7 +89,9 @@ async def _request_page(
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
-        correctable=state.status.before_issue and forms.form_values(state.form) is not None,
+        correctable=state.status in BY_MESSAGE[messages.CorrectRequestData].statuses
+        and forms.form_values(state.form) is not None,
+        under_review=state.status in UNDER_REVIEW,
         kinds=list(DocumentKind),
         slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,
@@ -127,10 +129,10 @@ async def act(
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
     form = await checked_form(request, session)
-    spec = ACTION_BY_NAME.get(action)
-    if spec is None:
+    spec = BY_SLUG.get(action)
+    if spec is None or spec.own_route:
         raise HTTPException(404, f"There is no action {action!r}.")
-    if session.user.role not in spec.roles:
+    if session.user.role not in user_roles(spec):
         raise HTTPException(403, f"A {session.user.role.value} may not {action.replace('-', ' ')}.")
     state = await visible_state(requests, session.user, request_id)
     data = forms.action_body(action, form)
