@@ -305,11 +305,7 @@ def nopic_data(state: RequestState, certificate: Certificate) -> NopicData:
     return NopicData(
         request_id=state.request_id,
         commodity_index=certificate.commodity_index,
-        product_name=certificate.product_name,
-        hts_code=certificate.hts_code,
-        organic_standard=certificate.organic_standard,
-        net_kg=certificate.net_kg,
-        lot_numbers=certificate.lot_numbers,
+        **certificate.commodity_data(),
         exporter=form.exporter,
         importer=form.importer,
         origin_country=form.shipment.export_country,
