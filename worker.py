@@ -19,7 +19,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import Adapters, build_activities
 from activities.mail import SmtpMailer
+from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
+from activities.oid_public import OperationRegistry, PublicDataOperations
 from activities.records_pg import PgRecordsStore
 from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
@@ -49,11 +51,19 @@ def workflows() -> Sequence[type]:
 
 
 def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
-    """The real outside systems: OID over HTTP, SMTP, PostgreSQL."""
+    """The real outside systems: OID over HTTP, SMTP, PostgreSQL. The operations check asks OID's public
+    data service when a key for it is configured, else the OID gateway's own look-up. Nothing here
+    connects: a gateway nobody reaches (manual issuance) costs nothing."""
+    gateway = HttpOidGateway.from_settings(settings)
+    operations: OperationRegistry = gateway
+    if settings.oid_data_key is not None:
+        operations = PublicDataOperations.from_settings(settings)
     return Adapters(
-        oid=HttpOidGateway.from_settings(settings),
+        oid=gateway,
+        operations=operations,
         mailer=SmtpMailer(settings),
         records=PgRecordsStore(db),
+        numbers=PgNumberRegistry(db),
         db=db,
     )
 

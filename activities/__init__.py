@@ -1,8 +1,10 @@
 """The activities: each one I/O step of the procedure, one module per outside system.
 
-`oid` (USDA OID, through `oid_http` speaking `oid_contract`), `notifications` and `mail` (SMTP), `records`
-and `records_pg` (the audit trail and read model in PostgreSQL), `documents` (the document store), `pdf`
-(the NOPIC certificate), `digest` (the review team's morning mail).
+`oid` (USDA OID's NOPICs, through `oid_http` speaking `oid_contract`), `oid_public` (OID's public operation
+data, for the operations check), `nopic_numbers` (numbers typed by hand, one commodity each),
+`notifications` and `mail` (SMTP), `records` and `records_pg` (the audit trail and read model in
+PostgreSQL), `documents` (the document store), `pdf` (the NOPIC certificate), `digest` (the review team's
+morning mail).
 
 `build_activities` is the one list of what a worker registers: the service's worker, the workflow tests'
 and the whole-service test stack's all call it, each with adapters of their own.
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from activities.digest import DigestActivities
+from activities.nopic_numbers import NumberActivities, NumberRegistry
 from activities.notifications import Mailer, NotificationActivities
 from activities.oid import OidActivities, OidGateway
+from activities.oid_public import OperationActivities, OperationRegistry
 from activities.records import RecordsActivities, RecordsStore
 
 if TYPE_CHECKING:
@@ -27,25 +31,32 @@ if TYPE_CHECKING:
 class Adapters:
     """What the activities talk to: the real systems in the service, in-memory stand-ins in workflow tests.
 
-    `db` is the service's PostgreSQL: the sent-message ledger and the digest's lists read it. Without one
-    (workflow tests), notifications keep no ledger and the digest's activities are not registered.
+    `operations` answers the operations check (OID's public data, or the gateway's look-up); `numbers` holds
+    the NOPIC numbers typed by hand. `db` is the service's PostgreSQL: the sent-message ledger and the
+    digest's lists read it. Without one (workflow tests), notifications keep no ledger and the digest's
+    activities are not registered.
     """
 
     oid: OidGateway
+    operations: OperationRegistry
     mailer: Mailer
     records: RecordsStore
+    numbers: NumberRegistry
     db: asyncpg.Pool | None = None
 
 
 def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     oid = OidActivities(adapters.oid)
+    operations = OperationActivities(adapters.operations)
+    numbers = NumberActivities(adapters.numbers)
     records = RecordsActivities(adapters.records)
     notifications = NotificationActivities(adapters.mailer, adapters.db)
     registered: list[Callable[..., Any]] = [
-        oid.lookup_operation,
+        operations.lookup_operation,
         oid.issue_nopic,
-        oid.get_nopic,
         oid.cancel_nopic,
+        numbers.claim_nopic_number,
+        numbers.release_nopic_number,
         notifications.notify,
         records.record_change,
     ]

@@ -1,8 +1,9 @@
 """The review team's daily digest: what needs attention, read from the read model, sent by mail.
 
-Four lists: requests awaiting review, late requests, deadlines within two working days, and overdue
-ones. A request's deadline is its ETD until its NOPICs are issued (they must exist before departure),
-then its customs deadline (the definitive transport document is due before it).
+Five lists: requests awaiting review, late requests, deadlines within two working days, overdue ones, and
+the NOPICs still to cancel in OID (each a task until a reviewer confirms it: the digest reminds the team of
+it every working day). A request's deadline is its ETD until its NOPICs are issued (they must exist before
+departure), then its customs deadline (the definitive transport document is due before it).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio import activity
 
 from activities.notifications import Mailer, Sent
 from activities.records import RequestSummary
-from activities.records_pg import attention_lists
+from activities.records_pg import CancellationTask, attention_lists
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
 from domain.state import AWAITING_REVIEW, BEFORE_ISSUE, FINAL_STATUSES
@@ -36,6 +37,7 @@ class Digest(BaseModel):
     late: list[RequestSummary]
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
+    to_cancel: list[CancellationTask] = Field(default_factory=list)
 
 
 def horizon_of(calendar: WorkingCalendar, today: date, working_days: int = SOON_WORKING_DAYS) -> date:

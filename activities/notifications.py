@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.policy import IssuanceMode
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
 
@@ -46,8 +47,11 @@ class NotificationKind(StrEnum):
     TRANSPORT_DOCUMENT_REJECTED = "transport_document_rejected"
     # exporter (data and PDFs attached) and importer (per product: number, HTS code, kg, lots, ACE/OR2)
     NOPIC_ISSUED = "nopic_issued"
-    # exporter and importer (and review team when the deadline passed)
+    # exporter and importer, once cancelled in OID (and review team when the deadline passed)
     CANCELLATION = "cancellation"
+    # review team: NOPICs to cancel in OID by hand (manual mode), and OID refusing to issue or cancel one
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    OID_REFUSED = "oid_refused"
 
 
 class Notification(BaseModel):
@@ -83,6 +87,9 @@ class Notification(BaseModel):
         default=None, description="How long before the customs deadline this reminder goes out."
     )
     reconciliation: list[ReconciliationLine] = Field(default_factory=list)
+    issuance_mode: IssuanceMode = Field(
+        default=IssuanceMode.API, description="Who makes and cancels the NOPICs in OID: staff or the gateway."
+    )
 
     @classmethod
     def about(
@@ -100,6 +107,7 @@ class Notification(BaseModel):
                 "lead_working_days": state.lead_working_days,
                 "late": state.late,
                 "customs_deadline": state.customs_deadline,
+                "issuance_mode": state.policy.issuance_mode,
                 **details,
             }
         )

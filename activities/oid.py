@@ -1,12 +1,14 @@
-"""The USDA Organic INTEGRITY Database (OID): operations lookup and the NOPICs of a request.
+"""The USDA Organic INTEGRITY Database (OID): the NOPICs of a request, through the OID gateway (api mode).
 
 The port `OidGateway` is what the activities need from OID; adapters (the HTTP gateway to OID or to the
-local sandbox) implement it. Adapters raise the error classes below for answers that retrying cannot
+local sandbox) implement it. Its operation look-up serves the operations check when no public data key is
+configured (`activities.oid_public`). Adapters raise the error classes below for answers that retrying cannot
 change; any other exception (timeouts, 5xx) is retried by Temporal under the workflow's retry policy.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from enum import StrEnum
 from typing import Protocol
@@ -21,10 +23,12 @@ from domain.request import (
     CountryCode,
     Exporter,
     Importer,
+    NopicRequestForm,
     OperationId,
     RequestId,
     TransportMode,
 )
+from domain.state import Certificate
 
 
 class OidError(ApplicationError):
@@ -76,6 +80,7 @@ class Operation(BaseModel):
     name: str
     status: str = Field(description="OID's status text, e.g. 'Certified', 'Surrendered', 'Suspended'.")
     certifier: str | None = None
+    status_date: date | None = None
 
     @property
     def certified(self) -> bool:
@@ -99,8 +104,27 @@ class NopicData(CommodityData):
 
     @property
     def idempotency_key(self) -> str:
-        """One NOPIC per commodity of a request, however often the activity retries."""
+        """One NOPIC per commodity of a request, however often the activity retries: the key of requests
+        issued before `idempotency_key(data, revision)` named each NOPIC by its data too."""
         return f"{self.request_id}:{self.commodity_index}"
+
+    @classmethod
+    def of(cls, request_id: str, form: NopicRequestForm, certificate: Certificate) -> NopicData:
+        """What OID records for one NOPIC: the commodity, both operations, the shipment and the timeframe."""
+        return cls(
+            request_id=request_id,
+            commodity_index=certificate.commodity_index,
+            **certificate.commodity_data(),
+            exporter=form.exporter,
+            importer=form.importer,
+            origin_country=form.shipment.export_country,
+            export_port=form.shipment.export_port,
+            us_port_of_entry=form.shipment.us_port_of_entry,
+            transport_mode=form.shipment.transport_mode,
+            etd=form.shipment.etd,
+            valid_from=form.timeframe.first_day,
+            valid_until=form.timeframe.last_day,
+        )
 
 
 class NopicStatus(StrEnum):
@@ -128,15 +152,16 @@ class LookupOperationInput(BaseModel):
 
 class IssueNopicInput(BaseModel):
     data: NopicData
+    idempotency_key: str | None = Field(
+        default=None,
+        description="Names this NOPIC at the gateway; none: the data's own (request and commodity), as "
+        "requests issued before keys carried the revision and a digest of the data.",
+    )
 
 
 class IssuedNopic(BaseModel):
     number: str
     issued_at: AwareDatetime
-
-
-class GetNopicInput(BaseModel):
-    number: str
 
 
 class CancelNopicInput(BaseModel):
@@ -150,16 +175,8 @@ class CancelledNopic(BaseModel):
 
 
 class OidGateway(Protocol):
-    async def lookup_operation(self, operation_id: str) -> Operation:
-        """The operation with this NOP operation ID; raises OperationNotFound."""
-        ...
-
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> Nopic:
         """Create and issue the NOPIC; the same key returns the same NOPIC. Raises NopicRejected."""
-        ...
-
-    async def get_nopic(self, number: str) -> Nopic:
-        """Raises NopicNotFound."""
         ...
 
     async def cancel_nopic(self, number: str, reason: str) -> Nopic:
@@ -172,23 +189,16 @@ class OidActivities:
         self._gateway = gateway
 
     @activity.defn
-    async def lookup_operation(self, input: LookupOperationInput) -> Operation:
-        return await self._gateway.lookup_operation(input.operation_id)
-
-    @activity.defn
     async def issue_nopic(self, input: IssueNopicInput) -> IssuedNopic:
-        nopic = await self._gateway.create_nopic(input.data.idempotency_key, input.data)
+        key = input.idempotency_key or input.data.idempotency_key
+        nopic = await self._gateway.create_nopic(key, input.data)
         problem = check_nopic_number(nopic.number)
         if problem is not None or nopic.status is not NopicStatus.ISSUED or nopic.issued_at is None:
             raise InvalidNopicNumber(
                 f"OID answered NOPIC {nopic.number!r} in status {nopic.status}: {problem or 'not issued'}"
             )
-        activity.logger.info("NOPIC issued", extra={"nopic": nopic.number, "key": input.data.idempotency_key})
+        activity.logger.info("NOPIC issued", extra={"nopic": nopic.number, "key": key})
         return IssuedNopic(number=nopic.number, issued_at=nopic.issued_at)
-
-    @activity.defn
-    async def get_nopic(self, input: GetNopicInput) -> Nopic:
-        return await self._gateway.get_nopic(input.number)
 
     @activity.defn
     async def cancel_nopic(self, input: CancelNopicInput) -> CancelledNopic:
@@ -197,3 +207,11 @@ class OidActivities:
             raise OidError(f"OID did not cancel NOPIC {nopic.number}: its status is {nopic.status}")
         activity.logger.info("NOPIC cancelled", extra={"nopic": nopic.number})
         return CancelledNopic(number=nopic.number, cancelled_at=nopic.cancelled_at)
+
+
+def idempotency_key(data: NopicData, revision: int) -> str:
+    """The key that names one NOPIC at the gateway: the commodity, the certificate's revision (one more per
+    correction that replaced it) and a digest of its data. A retry sends the same key with the same data;
+    changed data, or a NOPIC issued again after a cancellation, never reuses a key the gateway knows."""
+    digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()[:16]
+    return f"{data.request_id}:{data.commodity_index}:r{revision}:{digest}"

@@ -60,7 +60,11 @@ class HttpOidGateway:
             raise OperationNotFound(f"OID lists no operation with NOP operation ID {operation_id}")
         found = self._parse(response, wire.Operation)
         return Operation(
-            operation_id=found.operation_id, name=found.name, status=found.status, certifier=found.certifier
+            operation_id=found.operation_id,
+            name=found.name,
+            status=found.status,
+            certifier=found.certifier,
+            status_date=found.status_date,
         )
 
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> ContractNopic:
@@ -74,12 +78,6 @@ class HttpOidGateway:
         )
         if response.status_code in (409, 422):
             raise NopicRejected(f"OID refused the NOPIC for {idempotency_key}: {_detail(response)}")
-        return _to_contract(self._parse(response, wire.Nopic))
-
-    async def get_nopic(self, number: str) -> ContractNopic:
-        response = await self._call("GET", f"/api/v1/nopics/{number}")
-        if response.status_code == 404:
-            raise NopicNotFound(f"OID holds no NOPIC numbered {number}")
         return _to_contract(self._parse(response, wire.Nopic))
 
     async def cancel_nopic(self, number: str, reason: str) -> ContractNopic:

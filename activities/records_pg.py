@@ -59,9 +59,10 @@ _UPSERT_REQUEST = _upsert_request()
 _UPSERT_CERTIFICATE = """
 INSERT INTO certificates AS c
     (request_id, commodity_index, nopic_number, product_name, hts_code, organic_standard, net_kg,
-     lot_numbers, status, issued_at, cancelled_at, cancel_reason, updated_at, last_sequence)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12, $13, $14)
-ON CONFLICT (request_id, commodity_index) DO UPDATE SET
+     lot_numbers, status, issued_at, cancelled_at, cancel_reason, updated_at, last_sequence,
+     revision, cancellation_requested_at, oid_failure)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (request_id, commodity_index, revision) DO UPDATE SET
     nopic_number = EXCLUDED.nopic_number,
     product_name = EXCLUDED.product_name,
     hts_code = EXCLUDED.hts_code,
@@ -73,7 +74,9 @@ ON CONFLICT (request_id, commodity_index) DO UPDATE SET
     cancelled_at = EXCLUDED.cancelled_at,
     cancel_reason = EXCLUDED.cancel_reason,
     updated_at = EXCLUDED.updated_at,
-    last_sequence = EXCLUDED.last_sequence
+    last_sequence = EXCLUDED.last_sequence,
+    cancellation_requested_at = EXCLUDED.cancellation_requested_at,
+    oid_failure = EXCLUDED.oid_failure
 WHERE c.last_sequence < EXCLUDED.last_sequence
 """
 
@@ -127,6 +130,9 @@ class PgRecordsStore:
                         c.cancel_reason,
                         summary.updated_at,
                         event.sequence,
+                        c.revision,
+                        c.cancellation_requested_at,
+                        c.oid_failure,
                     )
                     for c in change.certificates
                 ],
@@ -243,6 +249,7 @@ class AttentionLists(BaseModel):
     late: list[RequestSummary]
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
+    to_cancel: list[CancellationTask] = Field(default_factory=list)
 
 
 # A request's deadline is its ETD until its NOPICs are issued, then its customs deadline.
@@ -287,6 +294,7 @@ async def attention_lists(
         )
         soon = await conn.fetch(_SOON, texts(before_issue), today, horizon, now, horizon_end)
         overdue = await conn.fetch(_OVERDUE, texts(before_issue), today, now)
+    to_cancel = await cancellation_tasks(pool)
 
     def summaries(rows: list[Any]) -> list[RequestSummary]:
         return [RequestSummary.model_validate(dict(row)) for row in rows]
@@ -296,6 +304,7 @@ async def attention_lists(
         late=summaries(late),
         deadlines_soon=summaries(soon),
         overdue=summaries(overdue),
+        to_cancel=to_cancel,
     )
 
 
@@ -320,3 +329,38 @@ async def audit_trail(pool: asyncpg.Pool, request_id: str) -> list[AuditEntry]:
             request_id,
         )
     return [AuditEntry.model_validate(dict(row)) for row in rows]
+
+
+# --- the NOPICs to cancel in OID --------------------------------------------------------------------------
+
+
+class CancellationTask(BaseModel):
+    """A NOPIC still valid in OID that is to be cancelled there: staff's task in manual mode, or one the OID
+    gateway refused (`oid_failure`) in api mode."""
+
+    request_id: str
+    commodity_index: int
+    revision: int
+    nopic_number: str | None
+    product_name: str
+    hts_code: str
+    cancel_reason: str | None
+    cancellation_requested_at: AwareDatetime | None
+    oid_failure: str | None
+    exporter_name: str
+    importer_name: str
+
+
+async def cancellation_tasks(pool: asyncpg.Pool, limit: int = 500) -> list[CancellationTask]:
+    """Every certificate awaiting cancellation in OID, the longest waiting first."""
+    rows = await pool.fetch(
+        "SELECT c.request_id, c.commodity_index, c.revision, c.nopic_number, c.product_name, c.hts_code, "
+        "c.cancel_reason, c.cancellation_requested_at, c.oid_failure, r.exporter_name, r.importer_name "
+        "FROM certificates c JOIN requests r USING (request_id) WHERE c.status = 'cancellation_pending' "
+        "ORDER BY c.cancellation_requested_at NULLS FIRST, c.request_id, c.commodity_index LIMIT $1",
+        limit,
+    )
+    return [CancellationTask.model_validate(dict(row)) for row in rows]
+
+
+AttentionLists.model_rebuild()  # its `to_cancel` names the task model defined just above

@@ -7,10 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.policy import IssuanceMode, Policy
+from domain.policy import IssuanceMode, OperationsSource, Policy
 
 
 class Settings(BaseSettings):
@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     oid_sandbox_latency_ms: int = Field(default=0, ge=0)
     oid_sandbox_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     oid_sandbox_timeout_seconds: float = Field(default=30.0, ge=0)
+    # The operations check before any NOPIC: `oid` looks both operations up in OID's data, `reviewer` has a
+    # reviewer confirm them; none: `oid` in api mode or with an OID data key, else `reviewer`.
+    operations_check: Literal["oid", "reviewer"] | None = None
+    # How long the look-up of one operation may take (retries included) before the check is unavailable and
+    # a reviewer may confirm by hand.
+    operations_check_timeout: timedelta = timedelta(minutes=10)
+    # OID's public operation data (the INTEGRITY public data web service) and its api.data.gov key; with a
+    # key, the check asks it rather than the OID gateway. No URL: the local sandbox's stand-in.
+    oid_data_url: str | None = None
+    oid_data_key: str | None = None
 
     # Mail. With smtp_sink on, `make run` starts a local sink that keeps each message under <home>/outbox.
     smtp_host: str = "127.0.0.1"
@@ -106,6 +116,33 @@ class Settings(BaseSettings):
     # Logs.
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+
+    @field_validator("oid_data_key", "oid_data_url", "oid_base_url", "operations_check", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # Compose passes `${VAR:-}` as an empty string when the operator left the variable unset.
+        return None if value == "" else value
+
+    @field_validator("operations_check_timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("the operations check needs a positive time to answer, e.g. PT10M")
+        return value
+
+    @property
+    def operations_source(self) -> OperationsSource:
+        if self.operations_check is not None:
+            return OperationsSource(self.operations_check)
+        if self.issuance_mode == "api" or self.oid_data_key is not None:
+            return OperationsSource.OID
+        return OperationsSource.REVIEWER
+
+    @property
+    def oid_data_service_url(self) -> str:
+        return self.oid_data_url or (
+            f"http://127.0.0.1:{self.oid_sandbox_port}/IntegrityPubDataServices/OidPublicDataService.svc"
+        )
 
     @property
     def pgdata_dir(self) -> Path:
@@ -145,6 +182,8 @@ def policy_from_settings(settings: Settings) -> Policy:
         holiday_country=settings.holiday_country,
         closure_dates=settings.closure_dates,
         issuance_mode=IssuanceMode(settings.issuance_mode),
+        operations_check=settings.operations_source,
+        operations_check_timeout=settings.operations_check_timeout,
     )
 
 

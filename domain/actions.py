@@ -65,7 +65,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         update="refuse",
         slug="refuse",
         roles=REVIEWER,
-        statuses=UNDER_REVIEW,
+        # While issuing too: NOPICs already issued are then cancelled in OID.
+        statuses=UNDER_REVIEW | {RequestStatus.ISSUING},
         summary="Refuse the request, with a reason",
     ),
     ActionSpec(
@@ -73,7 +74,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         update="withdraw",
         slug="withdraw",
         roles=EXPORTER_OR_REVIEWER,
-        statuses=UNDER_REVIEW,
+        statuses=UNDER_REVIEW | {RequestStatus.ISSUING},
         summary="Withdraw the request before issue",
     ),
     ActionSpec(
@@ -82,7 +83,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         slug="record-certificate",
         roles=REVIEWER,
         statuses=frozenset({RequestStatus.ISSUING}),
-        summary="Record the NOPIC number created by hand in OID (manual issuance)",
+        summary="Record the number of a NOPIC made in OID by hand, or correct it while issuing (manual mode)",
     ),
     ActionSpec(
         messages.SubmitTransportDocument,
@@ -126,6 +127,39 @@ ACTIONS: tuple[ActionSpec, ...] = (
         roles=REVIEWER,
         statuses=NOPICS_IN_FORCE,
         summary="Cancel one certificate or all of them, with a reason",
+    ),
+    ActionSpec(
+        messages.ConfirmOperations,
+        update="confirm_operations",
+        slug="confirm-operations",
+        roles=REVIEWER,
+        statuses=frozenset({RequestStatus.ISSUING}),
+        summary="Confirm by hand that the exporter and importer operations are Certified in OID",
+    ),
+    ActionSpec(
+        messages.ReturnToReview,
+        update="return_to_review",
+        slug="return-to-review",
+        roles=REVIEWER,
+        statuses=frozenset({RequestStatus.ISSUING}),
+        summary="Send an issuing request back to review, with a reason",
+    ),
+    ActionSpec(
+        messages.RecordCancellation,
+        update="record_cancellation",
+        slug="record-cancellation",
+        roles=REVIEWER,
+        # Wherever a cancellation may await confirmation: after a correction, while in force, cancelling.
+        statuses=CHECKED_IN,
+        summary="Confirm that a NOPIC awaiting cancellation was cancelled in OID",
+    ),
+    ActionSpec(
+        messages.RetryCancellation,
+        update="retry_cancellation",
+        slug="retry-cancellation",
+        roles=REVIEWER,
+        statuses=CHECKED_IN,
+        summary="Ask the OID gateway again to cancel a NOPIC it failed to cancel (api issuance)",
     ),
     # Its body is the whole request form, checked as a new submission is, so its route is its own.
     ActionSpec(

@@ -100,3 +100,34 @@ class CancelCertificates(Action):
         default=None, description="The certificates to cancel, by commodity index; none given means all."
     )
     reason: Text
+
+
+class ConfirmOperations(Action):
+    """A reviewer looked both operations up in OID (its public search) and found both Certified."""
+
+    note: Text = Field(description="What the reviewer saw, e.g. the status dates shown in OID.")
+
+
+class ReturnToReview(Action):
+    """Issuance stops and the request goes back to review; NOPICs already issued stay issued."""
+
+    reason: Text
+
+
+class RecordCancellation(Action):
+    """Staff cancelled the NOPIC in OID by hand (Global INTEGRITY) and confirm it here."""
+
+    commodity_index: int = Field(ge=0)
+    note: Text = Field(description="How it was cancelled, e.g. who did it in OID.")
+    number: str | None = Field(
+        default=None, description="Only when two NOPICs of the commodity await cancellation: which one."
+    )
+
+
+class RetryCancellation(Action):
+    """Api mode: ask the OID gateway again to cancel a NOPIC it refused to cancel."""
+
+    commodity_index: int = Field(ge=0)
+    number: str | None = Field(
+        default=None, description="Only when two NOPICs of the commodity await cancellation: which one."
+    )

@@ -22,6 +22,13 @@ class IssuanceMode(StrEnum):
     MANUAL = "manual"  # certifier staff create each NOPIC in OID by hand and record its number
 
 
+class OperationsSource(StrEnum):
+    """Who says that the exporter's and the importer's operations are Certified before any NOPIC."""
+
+    OID = "oid"  # a look-up of OID's operation data (the public data service, or the OID gateway's)
+    REVIEWER = "reviewer"  # a reviewer looks both up in OID's public search and confirms it
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,6 +45,14 @@ class Policy(BaseModel):
         default=None,
         ge=1,
         description="Continue as new after this many actions even before Temporal suggests it (tests only).",
+    )
+    operations_check: OperationsSource = Field(
+        default=OperationsSource.OID, description="Who confirms both operations are Certified before issue."
+    )
+    operations_check_timeout: timedelta = Field(
+        default=timedelta(minutes=10),
+        gt=timedelta(0),
+        description="How long the look-up of an operation may take before the check counts as unavailable.",
     )
 
     @field_validator("reminder_offsets")

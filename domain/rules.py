@@ -12,24 +12,28 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from domain import oid_rules
 from domain.actions import spec_of
 from domain.certificates import shipment_problem
 from domain.messages import (
     Action,
     Approve,
     CancelCertificates,
+    ConfirmOperations,
     CorrectRequestData,
+    RecordCancellation,
     RecordCertificateNumber,
     RecordShipment,
     Refuse,
     RejectTransportDocument,
     RequestCorrections,
+    RetryCancellation,
+    ReturnToReview,
     SubmitDocuments,
     SubmitTransportDocument,
     UpdateEta,
     Withdraw,
 )
-from domain.nopic_number import check_nopic_number
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind, NopicRequestForm, Shipment, check_document_reference
 from domain.state import CertificateStatus, RequestState, RequestStatus, Requirement
@@ -38,13 +42,13 @@ from domain.state import CertificateStatus, RequestState, RequestStatus, Require
 def why_not(state: RequestState, action: Action, now: datetime, *, operations_checked: bool) -> str | None:
     """Why the request does not take `action` now, or None when it does.
 
-    `operations_checked` is a fact of the workflow's current run: OID confirmed that the exporter and the
-    importer are certified, so NOPIC numbers may be recorded by hand.
+    `operations_checked`: OID (or a reviewer) confirmed that the exporter and the importer are certified,
+    so NOPIC numbers may be recorded by hand.
     """
     match action:
         case Approve():
             return _approve(state, action)
-        case RequestCorrections() | Refuse() | Withdraw():
+        case RequestCorrections() | Refuse() | Withdraw() | ReturnToReview():
             return not_allowed(state, action)
         case SubmitDocuments():
             return _submit_documents(state, action)
@@ -62,6 +66,12 @@ def why_not(state: RequestState, action: Action, now: datetime, *, operations_ch
             return not_allowed(state, action) or shipment_problem(state, action.shipped_on, action.quantities)
         case CancelCertificates():
             return _cancel_certificates(state, action)
+        case ConfirmOperations():
+            return not_allowed(state, action) or oid_rules.confirm_operations(state, action)
+        case RecordCancellation():
+            return not_allowed(state, action) or oid_rules.record_cancellation(state, action)
+        case RetryCancellation():
+            return not_allowed(state, action) or oid_rules.retry_cancellation(state, action)
     raise TypeError(f"no rule for {type(action).__name__}")
 
 
@@ -130,22 +140,7 @@ def _record_certificate_number(
     if state.policy.issuance_mode is not IssuanceMode.MANUAL:
         return "NOPIC numbers are recorded by hand only in manual issuance mode"
     refusal = not_allowed(state, action)
-    if refusal is not None:
-        return refusal
-    if not operations_checked:
-        return "the exporter and importer operations are still being checked in OID"
-    if action.commodity_index >= len(state.certificates):
-        count = len(state.certificates)
-        return f"commodity {action.commodity_index} does not exist: the request has {count}"
-    certificate = state.certificates[action.commodity_index]
-    if certificate.status is not CertificateStatus.PENDING:
-        return f"the NOPIC for {certificate.product_name} is already recorded: {certificate.number}"
-    problem = check_nopic_number(action.number)
-    if problem is not None:
-        return problem
-    if any(c.number == action.number for c in state.certificates):
-        return f"{action.number} is already the NOPIC of another commodity of this request"
-    return None
+    return refusal or oid_rules.record_certificate_number(state, action, operations_checked)
 
 
 def _transport_document(state: RequestState, action: SubmitTransportDocument) -> str | None:

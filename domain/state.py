@@ -34,6 +34,9 @@ class RequestStatus(StrEnum):
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
+    # Nothing left in force, but NOPICs still to cancel in OID: the request ends (`ends_as`) once the last
+    # cancellation is confirmed.
+    CANCELLING = "cancelling"
 
     @property
     def is_final(self) -> bool:
@@ -108,6 +111,9 @@ class CertificateStatus(StrEnum):
     ISSUED = "issued"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    # To be cancelled in OID: by staff in manual mode (a task, confirmed with `record-cancellation`), by the
+    # OID gateway in api mode. Still valid in OID until then.
+    CANCELLATION_PENDING = "cancellation_pending"
 
 
 class Certificate(CommodityData):
@@ -119,6 +125,17 @@ class Certificate(CommodityData):
     issued_at: AwareDatetime | None = None
     cancelled_at: AwareDatetime | None = None
     cancel_reason: str | None = None
+    revision: int = Field(
+        default=0,
+        ge=0,
+        description="0 for the commodity's first certificate; one more for each that replaced another after "
+        "a correction of the request data (the replaced ones are kept in `superseded`).",
+    )
+    cancellation_requested_at: AwareDatetime | None = None
+    oid_failure: str | None = Field(
+        default=None,
+        description="What OID answered when it refused to issue or cancel this NOPIC, until it succeeds.",
+    )
 
 
 class ShippedQuantity(BaseModel):
@@ -166,6 +183,35 @@ class ActionRecord(BaseModel):
     detail: str | None = None
 
 
+class OperationsCheckStatus(StrEnum):
+    CHECKING = "checking"  # OID's operation data is being asked
+    TO_CONFIRM = "to_confirm"  # a reviewer looks both operations up in OID and confirms
+    UNAVAILABLE = "unavailable"  # OID did not answer in time: a reviewer may confirm by hand
+    CERTIFIED = "certified"  # OID answered: both Certified
+    CONFIRMED = "confirmed"  # a reviewer confirmed both Certified
+    NOT_CERTIFIED = "not_certified"  # OID answered: one is not Certified; issuance stopped
+
+
+class OperationsCheck(BaseModel):
+    """Whether the exporter's and importer's operations are Certified, for the current approval."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: OperationsCheckStatus
+    since: AwareDatetime
+    detail: str | None = Field(default=None, description="What OID answered, or why it could not be asked.")
+    confirmed_by: Actor | None = None
+    note: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (OperationsCheckStatus.CERTIFIED, OperationsCheckStatus.CONFIRMED)
+
+    @property
+    def awaits_reviewer(self) -> bool:
+        return self.status in (OperationsCheckStatus.TO_CONFIRM, OperationsCheckStatus.UNAVAILABLE)
+
+
 class RequestState(BaseModel):
     """Everything the workflow knows about one request; the `state` query returns it whole."""
 
@@ -199,6 +245,21 @@ class RequestState(BaseModel):
     history: list[ActionRecord] = Field(default_factory=list)
     sequence: int = Field(default=0, description="Number of state changes recorded in the audit trail.")
     updated_at: datetime
+    operations_check: OperationsCheck | None = Field(
+        default=None, description="The check of both operations for the current approval; none before it."
+    )
+    superseded: list[Certificate] = Field(
+        default_factory=list,
+        description="NOPICs issued for data since corrected: to cancel in OID, then kept for the record.",
+    )
+    ends_as: RequestStatus | None = Field(
+        default=None, description="While cancelling: the status the request ends in once nothing is left."
+    )
+
+    @property
+    def every_certificate(self) -> list[Certificate]:
+        """The certificates of the current data, then those superseded by a correction."""
+        return [*self.certificates, *self.superseded]
 
     def has_action(self, action_id: str) -> bool:
         return any(entry.action_id == action_id for entry in self.history)

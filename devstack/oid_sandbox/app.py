@@ -1,6 +1,10 @@
 """The OID sandbox: a small stand-in for the USDA Organic INTEGRITY Database, with fault injection.
 
-Faults apply to the /api routes only. A 5xx fault strikes either before the call touches the state or
+Two services in one: the OID gateway's contract (`/api/v1`, `activities.oid_contract`) and OID's public
+operation data (`rest/Operations` of the INTEGRITY public data web service, in the shape
+`activities.oid_public` reads, keyed by `api_key`), both over the same operations.
+
+Faults apply to those two only. A 5xx fault strikes either before the call touches the state or
 after the change is committed (the answer is lost, as with a dropped connection): both cases happen at
 random, so clients must retry with the same idempotency key, and still end with exactly one NOPIC.
 """
@@ -20,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
+from activities import oid_public
 from activities.oid_contract import (
     API_KEY_HEADER,
     IDEMPOTENCY_KEY_HEADER,
@@ -32,6 +37,7 @@ from activities.oid_contract import (
 )
 from core.logging import get_logger
 from core.settings import Settings
+from devstack.oid_sandbox.public_data import public_operations_answer
 from devstack.oid_sandbox.store import SandboxError, SandboxStore
 
 log = get_logger(__name__)
@@ -46,12 +52,14 @@ class SandboxConfig:
     operations_file: Path | None = DEMO_OPERATIONS
     faults: Faults | None = None
     seed: int | None = None
+    data_key: str = "sandbox-data-key"  # the public data service's api.data.gov key
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxConfig:
         return cls(
             state_dir=settings.home / "oid_sandbox",
             api_key=settings.oid_api_key,
+            data_key=settings.oid_data_key or "sandbox-data-key",
             operations_file=settings.oid_sandbox_operations_file or DEMO_OPERATIONS,
             faults=Faults(
                 error_rate=settings.oid_sandbox_error_rate,
@@ -106,7 +114,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
     async def inject_faults(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if not request.url.path.startswith("/api/"):
+        if not request.url.path.startswith(("/api/", oid_public.SERVICE_PATH)):
             return await call_next(request)
         current: Faults = app.state.faults
         if current.latency_ms:
@@ -162,6 +170,15 @@ def create_app(config: SandboxConfig) -> FastAPI:
     @app.post("/api/v1/nopics/{number}/cancel", dependencies=auth)
     def cancel_nopic(number: str, body: NopicCancel) -> Nopic:
         return store.cancel_nopic(number, body.reason)
+
+    @app.post(f"{oid_public.SERVICE_PATH}/{oid_public.OPERATIONS_PATH}")
+    def public_operations(
+        query: oid_public.OperationsQuery,
+        accept: Annotated[str, Header()] = "application/xml",
+        api_key: str | None = None,
+    ) -> Response:
+        expected = config.data_key
+        return public_operations_answer(store, query, accept=accept, api_key=api_key, expected=expected)
 
     # Admin routes, for tests and demos: set up operations and switch faults while running.
 

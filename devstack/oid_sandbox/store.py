@@ -84,6 +84,11 @@ class SandboxStore:
             ).fetchone()
         return Operation.model_validate_json(row[0]) if row else None
 
+    def list_operations(self) -> list[Operation]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM operations ORDER BY operation_id").fetchall()
+        return [Operation.model_validate_json(body) for (body,) in rows]
+
     # NOPICs
 
     def create_nopic(self, idempotency_key: str, data: NopicCreate) -> tuple[Nopic, bool]:

@@ -84,7 +84,7 @@ def test_each_status_set_is_the_one_its_name_says() -> None:
     assert BEFORE_APPROVAL == {Status.RECEIVED, *UNDER_REVIEW}
     assert BEFORE_ISSUE == {*BEFORE_APPROVAL, Status.ISSUING}
     assert AWAITING_REVIEW == {Status.RECEIVED, Status.IN_REVIEW}
-    assert CHECKED_IN == {*UNDER_REVIEW, Status.ISSUING, *NOPICS_IN_FORCE}
+    assert CHECKED_IN == {*UNDER_REVIEW, Status.ISSUING, *NOPICS_IN_FORCE, Status.CANCELLING}
     assert NOPICS_IN_FORCE == {Status.AWAITING_TRANSPORT_DOCUMENT, Status.ACTIVE}
     assert FINAL_STATUSES == {Status.EXPIRED, Status.REFUSED, Status.WITHDRAWN, Status.CANCELLED}
     assert {s for s in Status if s.is_final} == FINAL_STATUSES
@@ -131,6 +131,10 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
             "transport_document": definitive("bl-2"),
         },
         messages.CancelCertificates: {"reason": "lot failed"},
+        messages.ConfirmOperations: {"note": "both Certified in OID's public search"},
+        messages.ReturnToReview: {"reason": "the invoice names another lot"},
+        messages.RecordCancellation: {"commodity_index": 0, "note": "cancelled in Global INTEGRITY"},
+        messages.RetryCancellation: {"commodity_index": 0},
     }
     return action(model, actor, **fields.get(model, {}))
 
@@ -168,15 +172,18 @@ def test_approval_waits_for_every_document_required_now_and_for_open_corrections
     assert refusal(request(Status.IN_REVIEW), approve) is None
 
 
-def test_corrections_refusal_and_withdrawal_only_under_review() -> None:
-    for taken in (
-        action(messages.RequestCorrections, items=["lot"], message="please"),
-        action(messages.Refuse, reason="not organic"),
-        action(messages.Withdraw, EXPORTER),
-    ):
+def test_corrections_only_under_review_refusal_and_withdrawal_also_while_issuing() -> None:
+    corrections = action(messages.RequestCorrections, items=["lot"], message="please")
+    assert refusal(request(Status.IN_REVIEW), corrections) is None
+    assert refusal(request(Status.ISSUING), corrections) == (
+        "the request is issuing; this action is possible only when it is awaiting_documents, in_review"
+    )
+    for taken in (action(messages.Refuse, reason="not organic"), action(messages.Withdraw, EXPORTER)):
         assert refusal(request(Status.IN_REVIEW), taken) is None
-        assert refusal(request(Status.ISSUING), taken) == (
-            "the request is issuing; this action is possible only when it is awaiting_documents, in_review"
+        assert refusal(request(Status.ISSUING), taken) is None
+        assert refusal(request(Status.ACTIVE), taken) == (
+            "the request is active; this action is possible only when it is "
+            "awaiting_documents, in_review, issuing"
         )
 
 
@@ -195,7 +202,7 @@ def test_documents_name_only_what_the_form_names_and_never_the_definitive_transp
     assert refusal(state, action(messages.SubmitDocuments, documents=[invoice])) is None
     assert refusal(request(Status.CANCELLED), action(messages.SubmitDocuments, documents=[invoice])) == (
         "the request is cancelled; this action is possible only when it is "
-        "awaiting_documents, in_review, issuing, awaiting_transport_document, active"
+        "awaiting_documents, in_review, issuing, awaiting_transport_document, active, cancelling"
     )
 
 

@@ -24,12 +24,13 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
     registered = build_activities(worker.adapters(Settings(home=tmp_path), db_pool))
     assert sorted(activity.__name__ for activity in registered) == [
         "cancel_nopic",
+        "claim_nopic_number",
         "collect_digest",
-        "get_nopic",
         "issue_nopic",
         "lookup_operation",
         "notify",
         "record_change",
+        "release_nopic_number",
         "send_digest",
     ]
 

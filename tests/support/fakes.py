@@ -1,5 +1,6 @@
 """In-memory ports for testing the workflow alone: an OID that issues deterministic numbers, a mailer and
-a records store that remember what they were given (each event once, as the real adapters do)."""
+a records store that remember what they were given (each event once, as the real adapters do), and the
+NOPIC numbers typed by hand, one commodity each."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities.nopic_numbers import NumberClaim, NumberHolder
 from activities.notifications import Notification, Sent
 from activities.oid import (
     CERTIFIED,
@@ -51,13 +53,10 @@ class FakeOid:
         self.keys[idempotency_key] = number
         return nopic
 
-    async def get_nopic(self, number: str) -> Nopic:
+    async def cancel_nopic(self, number: str, reason: str) -> Nopic:
         if number not in self.nopics:
             raise NopicNotFound(f"no NOPIC {number}")
-        return self.nopics[number]
-
-    async def cancel_nopic(self, number: str, reason: str) -> Nopic:
-        nopic = await self.get_nopic(number)
+        nopic = self.nopics[number]
         if nopic.status is not NopicStatus.CANCELLED:
             nopic = nopic.model_copy(
                 update={"status": NopicStatus.CANCELLED, "cancelled_at": datetime.now(UTC)}
@@ -105,3 +104,20 @@ class RecordingStore:
             (c for c in self.changes.values() if c.event.request_id == request_id),
             key=lambda c: c.event.sequence,
         )
+
+
+@dataclass
+class NumberBook:
+    """The NOPIC numbers claimed, by number: (request, commodity)."""
+
+    claims: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    async def claim(self, claim: NumberClaim) -> NumberHolder | None:
+        holder = self.claims.setdefault(claim.number, (claim.request_id, claim.commodity_index))
+        if holder != (claim.request_id, claim.commodity_index):
+            return NumberHolder(request_id=holder[0], commodity_index=holder[1])
+        return None
+
+    async def release(self, claim: NumberClaim) -> None:
+        if self.claims.get(claim.number) == (claim.request_id, claim.commodity_index):
+            del self.claims[claim.number]

@@ -24,7 +24,7 @@ from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
 from tests.support.dirs import HISTORIES
-from tests.support.fakes import FakeOid, RecordingMailer, RecordingStore
+from tests.support.fakes import FakeOid, NumberBook, RecordingMailer, RecordingStore
 from tests.support.forms import document, form_data
 from worker import workflow_runner
 from workflows.nopic_request import ACTION_REFUSED, NopicRequest
@@ -68,6 +68,7 @@ class Service:
     oid: FakeOid = field(default_factory=FakeOid)
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
     store: RecordingStore = field(default_factory=RecordingStore)
+    numbers: NumberBook = field(default_factory=NumberBook)
     actions: int = 0
 
     async def now(self) -> datetime:
@@ -173,7 +174,13 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
     service = Service(env, task_queue)
     service.oid.register("1234567890", "Organic Trade SA")
     service.oid.register("9876543210", "Green Imports Inc")
-    adapters = Adapters(oid=service.oid, mailer=service.mailer, records=service.store)
+    adapters = Adapters(
+        oid=service.oid,
+        operations=service.oid,
+        mailer=service.mailer,
+        records=service.store,
+        numbers=service.numbers,
+    )
     async with Worker(
         env.client,
         task_queue=task_queue,

@@ -25,6 +25,7 @@ from temporalio.worker import Worker
 from activities import Adapters, build_activities
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
+from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
 from activities.records_pg import PgRecordsStore
 from core.db import create_pool
@@ -118,7 +119,12 @@ async def running_stack(
             )
             gateway = HttpOidGateway.from_settings(settings)
             adapters = Adapters(
-                oid=gateway, mailer=SmtpMailer(settings), records=PgRecordsStore(pool), db=pool
+                oid=gateway,
+                operations=gateway,
+                mailer=SmtpMailer(settings),
+                records=PgRecordsStore(pool),
+                numbers=PgNumberRegistry(pool),
+                db=pool,
             )
             worker = Worker(
                 env.client,

@@ -112,11 +112,18 @@ async def test_a_reviewer_cancels_one_certificate_then_all_with_a_reason(workflo
     one = CancelCertificates(**service.action(), commodity_indexes=[1], reason="cocoa lot failed analysis")
     state = await handle.execute_update(NopicRequest.cancel_certificates, one)
     assert state.status is RequestStatus.ACTIVE
+    # Answered at once: the gateway cancels it in OID next, outside the request's lock.
+    assert state.certificates[1].status is CertificateStatus.CANCELLATION_PENDING
+    assert service.mailer.of_kind("cancellation") == []
+    state = await service.until(
+        handle, lambda s: s.certificates[1].status is CertificateStatus.CANCELLED, "cocoa cancelled in OID"
+    )
     assert [c.status for c in state.certificates] == [CertificateStatus.ISSUED, CertificateStatus.CANCELLED]
     assert state.certificates[1].cancel_reason == "cocoa lot failed analysis"
     assert service.oid.cancel_reasons == {cocoa: "cocoa lot failed analysis"}
-    told = [(n.audience, [c.number for c in n.certificates]) for n in service.mailer.of_kind("cancellation")]
-    assert told == [("exporter", [cocoa]), ("importer", [cocoa])]
+    for audience in ("exporter", "importer"):
+        told = await service.mailed("cancellation", audience)
+        assert [(c.number, c.status) for c in told.certificates] == [(cocoa, CertificateStatus.CANCELLED)]
     refused = await refusal(
         handle.execute_update(
             NopicRequest.record_shipment, shipment(service, state.form.timeframe.first_day, c1="1")
@@ -126,12 +133,13 @@ async def test_a_reviewer_cancels_one_certificate_then_all_with_a_reason(workflo
 
     everything = CancelCertificates(**service.action(), reason="the exporter's certification was withdrawn")
     state = await handle.execute_update(NopicRequest.cancel_certificates, everything)
-    assert state.status is RequestStatus.CANCELLED
+    assert state.status is RequestStatus.CANCELLING, "nothing left in force, one NOPIC still valid in OID"
     assert state.outcome == "the exporter's certification was withdrawn"
+    state = await service.result(handle)
+    assert state.status is RequestStatus.CANCELLED
     assert service.oid.cancel_reasons == {
         cocoa: "cocoa lot failed analysis",
         coffee: "the exporter's certification was withdrawn",
     }
-    state = await service.result(handle)
     assert [c.status for c in state.certificates] == [CertificateStatus.CANCELLED] * 2
-    await service.save_history(handle, "cancelled_by_reviewer")
+    await service.save_history(handle, "cancelled_by_reviewer_through_gateway")

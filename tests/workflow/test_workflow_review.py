@@ -50,17 +50,24 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
         "received",
         "documents_checked",
         "approve",
+        "operations_checked",
         "nopic_issued",
         "nopic_issued",
         "nopics_issued",
         "transport_document",
         "active",
     ]
+    [checked] = [c.event for c in service.store.of(state.request_id) if c.event.action == "operations_checked"]
+    assert checked.payload["detail"] == (
+        "OID lists exporter 1234567890 (Organic Trade SA) Certified; importer 9876543210 (Green Imports Inc) "
+        "Certified"
+    )
     described = await handle.describe()
     attributes = described.typed_search_attributes
     assert attributes.get(search_attributes.STATUS) == "active"
     assert attributes.get(search_attributes.LATE) is False
     await service.save_history(handle, "complete_request_approved")
+    await service.save_history(handle, "complete_request_approved_operations_checked")
 
 
 async def test_approval_is_refused_while_a_document_required_now_is_missing(

@@ -63,14 +63,19 @@ async def test_deadline_passed_cancels_every_certificate_and_tells_everyone(
     assert list(service.oid.cancel_reasons) == numbers
     assert {service.oid.nopics[n].status for n in numbers} == {"cancelled"}
     told = [(n.audience, n.kind) for n in service.mailer.sent.values() if n.message == state.outcome]
+    # The review team at the deadline (the NOPICs then being cancelled), exporter and importer once each is.
     assert told == [
+        ("review_team", "transport_deadline_passed"),
         ("exporter", "cancellation"),
         ("importer", "cancellation"),
-        ("review_team", "transport_deadline_passed"),
+        ("exporter", "cancellation"),
+        ("importer", "cancellation"),
     ]
+    [at_deadline] = service.mailer.of_kind("transport_deadline_passed")
+    assert {c.status for c in at_deadline.certificates} == {CertificateStatus.CANCELLATION_PENDING}
     [passed] = [c.event for c in service.store.of(state.request_id) if c.event.action.endswith("passed")]
     assert at_instant(passed.at, deadline), passed.at
-    await service.save_history(handle, "deadline_passed_cancelled")
+    await service.save_history(handle, "deadline_passed_cancelled_through_gateway")
 
 
 async def test_eta_moved_later_by_signal_moves_the_deadline_and_nothing_happens_at_the_old_one(

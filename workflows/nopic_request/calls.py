@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.nopic_numbers import ClaimedNumber, NumberActivities, NumberClaim
     from activities.notifications import Notification, NotificationActivities, NotificationUndeliverable
     from activities.oid import NON_RETRYABLE_ERRORS as OID_NON_RETRYABLE_ERRORS
     from activities.oid import (
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         OidActivities,
         Operation,
     )
+    from activities.oid_public import OperationActivities
     from activities.records import RecordChangeInput, RecordsActivities
 
 # The audit trail must be written: retry until it is, backing off to once a minute. An attempt is one
@@ -52,6 +54,12 @@ OID_RETRY = RetryPolicy(
     non_retryable_error_types=OID_NON_RETRYABLE_ERRORS,
 )
 OID_TIMEOUT = timedelta(minutes=1)
+
+# A NOPIC number typed by hand is claimed while the reviewer waits for the answer, under the request's
+# lock: a database that does not answer within this refuses the number ("try again"), never wedges.
+CLAIM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=2))
+CLAIM_TIMEOUT = timedelta(seconds=5)
+CLAIM_WITHIN = timedelta(seconds=20)
 
 
 def failure_reason(error: ActivityError) -> str:
@@ -87,28 +95,65 @@ async def notify(notification: Notification) -> None:
         )
 
 
-async def lookup_operation(operation_id: str) -> Operation:
-    """The operation as OID knows it; raises `ActivityError` when OID cannot say."""
+async def lookup_operation(operation_id: str, within: timedelta | None = None) -> Operation:
+    """The operation as OID knows it; raises `ActivityError` when OID cannot say, or (given `within`)
+    does not answer within that time, retries included."""
     return await workflow.execute_activity_method(
-        OidActivities.lookup_operation,
+        OperationActivities.lookup_operation,
         LookupOperationInput(operation_id=operation_id),
+        start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=within,
+        retry_policy=OID_RETRY,
+    )
+
+
+async def issue_nopic(data: NopicData, idempotency_key: str | None = None) -> IssuedNopic:
+    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it."""
+    return await workflow.execute_activity_method(
+        OidActivities.issue_nopic,
+        IssueNopicInput(data=data, idempotency_key=idempotency_key),
         start_to_close_timeout=OID_TIMEOUT,
         retry_policy=OID_RETRY,
     )
 
 
-async def issue_nopic(data: NopicData) -> IssuedNopic:
-    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it."""
-    return await workflow.execute_activity_method(
-        OidActivities.issue_nopic,
-        IssueNopicInput(data=data),
+async def cancel_in_oid(number: str, reason: str) -> datetime:
+    """Cancel one NOPIC through the OID gateway; when it was cancelled there. Raises `ActivityError` when
+    OID refuses, including for a number it does not know (typed by hand, say): staff must see to it."""
+    cancelled = await workflow.execute_activity_method(
+        OidActivities.cancel_nopic,
+        CancelNopicInput(number=number, reason=reason),
         start_to_close_timeout=OID_TIMEOUT,
         retry_policy=OID_RETRY,
+    )
+    return cancelled.cancelled_at
+
+
+async def claim_number(claim: NumberClaim) -> ClaimedNumber:
+    """Take a NOPIC number for one commodity, or hear who holds it; raises `ActivityError` when the records
+    do not answer in time."""
+    return await workflow.execute_activity_method(
+        NumberActivities.claim_nopic_number,
+        claim,
+        start_to_close_timeout=CLAIM_TIMEOUT,
+        schedule_to_close_timeout=CLAIM_WITHIN,
+        retry_policy=CLAIM_RETRY,
+    )
+
+
+async def release_number(claim: NumberClaim) -> None:
+    """Give up a number a commodity no longer holds (corrected); retried until done, outside any wait."""
+    await workflow.execute_activity_method(
+        NumberActivities.release_nopic_number,
+        claim,
+        start_to_close_timeout=RECORD_TIMEOUT,
+        retry_policy=RECORD_RETRY,
     )
 
 
 async def cancel_nopic(number: str, reason: str) -> datetime:
-    """Cancel one NOPIC in OID; when it was cancelled there.
+    """Cancel one NOPIC in OID; when it was cancelled there. Only for runs recorded before the
+    `oid-cancellation-tasks` patch (`cancel_in_oid` since).
 
     A NOPIC OID no longer has leaves nothing to cancel there: it counts as cancelled when asked.
     """

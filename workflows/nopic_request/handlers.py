@@ -14,12 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.nopic_request import calls, patches
+from workflows.nopic_request.cancellations import Change
 from workflows.nopic_request.procedure import Procedure
 from workflows.nopic_request.run import lead_time
 
 with workflow.unsafe.imports_passed_through():
+    from activities.nopic_numbers import NumberClaim
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
     from domain.certificates import one_nopic_per_commodity
@@ -41,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import corrected_form, moved_shipment, why_not
     from domain.state import (
         UNDER_REVIEW,
+        Certificate,
         CertificateStatus,
         RequestState,
         Requirement,
@@ -77,6 +81,7 @@ class Handlers(Procedure):
 
     async def _approve(self, action: Approve) -> None:
         self._state.issuance_blocked = None
+        self._state.operations_check = None  # each approval checks the operations afresh
         self._state.status = Status.ISSUING
         await self._record("approve", action.actor, action.action_id, detail=action.note)
 
@@ -111,9 +116,13 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _refuse(self, action: Refuse) -> None:
-        self._state.status = Status.REFUSED
         self._state.outcome = action.reason
-        await self._record("refuse", action.actor, action.action_id, detail=action.reason)
+        await self.cancel(
+            self._nopics_to_cancel_on_ending(),
+            f"the request was refused: {action.reason}",
+            ends_as=Status.REFUSED,
+            record=Change("refuse", action.actor, action.action_id, detail=action.reason),
+        )
         await self._notify(Kind.REQUEST_REFUSED, Audience.EXPORTER, message=action.reason)
 
     @workflow.update
@@ -125,10 +134,22 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _withdraw(self, action: Withdraw) -> None:
-        self._state.status = Status.WITHDRAWN
         self._state.outcome = action.reason or "withdrawn by the exporter"
-        await self._record("withdraw", action.actor, action.action_id, detail=action.reason)
+        await self.cancel(
+            self._nopics_to_cancel_on_ending(),
+            f"the request was withdrawn: {self._state.outcome}",
+            ends_as=Status.WITHDRAWN,
+            record=Change("withdraw", action.actor, action.action_id, detail=action.reason),
+        )
         await self._notify(Kind.REQUEST_WITHDRAWN, Audience.REVIEW_TEAM, message=action.reason)
+
+    def _nopics_to_cancel_on_ending(self) -> list[Certificate]:
+        """The NOPICs a refusal or withdrawal cancels: every one issued (after a partial issue, or recorded
+        by hand while issuing). None in runs recorded before the `oid-cancellation-tasks` patch."""
+        issued = [c for c in self._state.every_certificate if c.status is CertificateStatus.ISSUED]
+        if issued and workflow.patched(patches.CANCELLATION_TASKS):
+            return issued
+        return []
 
     @workflow.update
     async def submit_documents(self, action: SubmitDocuments) -> RequestState:
@@ -162,14 +183,24 @@ class Handlers(Procedure):
     async def _correct_request_data(self, action: CorrectRequestData) -> None:
         state = self._state
         form = corrected_form(state.form, action.form)
+        replaced: list[Certificate] = []
+        if any(
+            c.status is not CertificateStatus.PENDING for c in state.every_certificate
+        ) and workflow.patched(patches.KEEP_UNCHANGED_CERTIFICATES):
+            replaced = self._carry_certificates_over(form)
+        else:
+            state.certificates = one_nopic_per_commodity(form)
         state.lead_working_days, state.late = lead_time(state.policy, form)
-        state.certificates = one_nopic_per_commodity(form)
         state.customs_deadline = form.shipment.customs_deadline
         state.issuance_blocked = None
         self._set_form(form)
         if action.actor.role is Role.EXPORTER:
             self._corrections_answered()
-        await self._record("correct_request_data", action.actor, action.action_id, payload=action)
+        await self.cancel(
+            replaced,
+            "the request data was corrected: the NOPIC no longer matches it",
+            record=Change("correct_request_data", action.actor, action.action_id, payload=action),
+        )
         await self._notify(
             Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM, message="the request data was corrected"
         )
@@ -190,7 +221,15 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _record_certificate_number(self, action: RecordCertificateNumber) -> None:
-        certificate = self._state.certificates[action.commodity_index]
+        state = self._state
+        certificate = state.certificates[action.commodity_index]
+        claim = NumberClaim(
+            number=action.number, request_id=state.request_id, commodity_index=action.commodity_index
+        )
+        claimed = workflow.patched(patches.NUMBER_CLAIMS)
+        if claimed:
+            await self._claim(claim)
+        corrected = certificate.number if certificate.status is CertificateStatus.ISSUED else None
         self._set_certificate(
             certificate.model_copy(
                 update={
@@ -200,12 +239,25 @@ class Handlers(Procedure):
                 }
             )
         )
-        await self._record(
-            "record_certificate_number",
-            action.actor,
-            action.action_id,
-            detail=f"{certificate.product_name}: {action.number}",
-        )
+        detail = f"{certificate.product_name}: {action.number}"
+        if corrected is not None:
+            detail = f"{certificate.product_name}: {corrected} corrected to {action.number}"
+        await self._record("record_certificate_number", action.actor, action.action_id, detail=detail)
+        if corrected is not None and claimed:
+            await calls.release_number(claim.model_copy(update={"number": corrected}))
+
+    async def _claim(self, claim: NumberClaim) -> None:
+        """The number is this commodity's from now on, or the action is refused, naming who holds it."""
+        try:
+            answer = await calls.claim_number(claim)
+        except ActivityError as error:
+            reason = calls.failure_reason(error)
+            message = f"{claim.number} could not be checked against other requests now ({reason}); try again"
+            raise refused(message) from error
+        if answer.held_by is not None:
+            raise refused(
+                f"{claim.number} is already recorded for {answer.held_by.describe()}: check the number in OID"
+            )
 
     # ------------------------------------------------------------ the transport document and the ETA
 
@@ -319,17 +371,17 @@ class Handlers(Procedure):
             for c in state.certificates
             if c.status is CertificateStatus.ISSUED and (indexes is None or c.commodity_index in indexes)
         ]
-        cancelled = await self.cancel_nopics(chosen, action.reason)
-        if not any(c.status is CertificateStatus.ISSUED for c in state.certificates):
-            state.status = Status.CANCELLED
-            state.next_reminder = None
+        if not workflow.patched(patches.CANCELLATION_TASKS):
+            await self._cancel_certificates_inline(action, chosen)
+            return
+        everything = len(chosen) == sum(c.status is CertificateStatus.ISSUED for c in state.certificates)
+        if everything:
             state.outcome = action.reason
-        await self._record("cancel_certificates", action.actor, action.action_id, payload=action)
-        await self._notify(
-            Kind.CANCELLATION, Audience.EXPORTER, certificates=cancelled, message=action.reason
-        )
-        await self._notify(
-            Kind.CANCELLATION, Audience.IMPORTER, certificates=cancelled, message=action.reason
+        await self.cancel(
+            chosen,
+            action.reason,
+            ends_as=Status.CANCELLED if everything else None,
+            record=Change("cancel_certificates", action.actor, action.action_id, payload=action),
         )
 
     # ------------------------------------------------------------ what any Temporal client can send
@@ -351,7 +403,7 @@ class Handlers(Procedure):
             return  # a repeat: the handler answers with the state, changing nothing
         if self._state.status is Status.RECEIVED:
             return  # not checked in yet: the handler waits for check-in, then judges the action
-        reason = why_not(self._state, action, workflow.now(), operations_checked=self._operations_checked)
+        reason = why_not(self._state, action, workflow.now(), operations_checked=self._operations_passed)
         if reason is not None:
             raise refused(reason)
 

@@ -15,14 +15,16 @@ from datetime import datetime, time, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.nopic_request import calls
+from workflows.nopic_request import calls, patches
+from workflows.nopic_request.cancellations import Change
 from workflows.nopic_request.deadline import Alarm, MovableDeadline
-from workflows.nopic_request.run import RequestRun
+from workflows.nopic_request.operations import OperationsChecks
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
-    from activities.oid import NopicData
+    from activities.oid import IssuedNopic, NopicData, idempotency_key
+    from domain.cancellation import next_revision, open_cancellations
     from domain.certificates import reconciliation
     from domain.policy import IssuanceMode
     from domain.state import (
@@ -37,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import RequestStatus as Status
 
 
-class Procedure(RequestRun):
+class Procedure(OperationsChecks):
     # ------------------------------------------------------------ 1. receive the request, check documents
 
     async def receive(self, submitted_by: Actor) -> None:
@@ -81,20 +83,26 @@ class Procedure(RequestRun):
 
     async def issue(self) -> None:
         """One NOPIC per commodity in OID, once the exporter and importer operations are certified."""
-        blocked = await self.check_operations_certified()
+        blocked = await self.check_operations()
         if blocked is not None:
             async with self._lock:
                 await self._stop_issuance(blocked)
             return
-        self._operations_checked = True
-        if self._state.policy.issuance_mode is IssuanceMode.API:
-            for certificate in list(self._state.certificates):
+        if not self._operations_passed:
+            return  # the request left `issuing` (sent back, refused, withdrawn), or continues as new
+        state = self._state
+        if state.policy.issuance_mode is IssuanceMode.API:
+            for certificate in list(state.certificates):
+                if state.status is not Status.ISSUING:
+                    return
                 if certificate.status is CertificateStatus.PENDING:
                     problem = await self.issue_nopic(certificate)
                     if problem is not None:
                         async with self._lock:
-                            await self._stop_issuance(problem)
+                            await self._stop_issuance(problem, certificate)
                         return
+            if state.status is not Status.ISSUING:
+                return
         else:
             # Manual mode: staff create each NOPIC in OID by hand and record its number (an update).
             await workflow.wait_condition(
@@ -111,50 +119,73 @@ class Procedure(RequestRun):
         async with self._lock:
             await self.send_nopic_data()
 
-    async def check_operations_certified(self) -> str | None:
-        """Why NOPICs cannot be issued for these operations, or None when both are certified in OID."""
-        form = self._state.form
-        for role, operation_id in (
-            ("exporter", form.exporter.operation_id),
-            ("importer", form.importer.operation_id),
-        ):
-            try:
-                operation = await calls.lookup_operation(operation_id)
-            except ActivityError as error:
-                reason = calls.failure_reason(error)
-                return f"the {role}'s operation {operation_id} could not be checked in OID: {reason}"
-            if not operation.certified:
-                return (
-                    f"the {role}'s operation {operation_id} ({operation.name}) is {operation.status!r} "
-                    "in OID, not Certified: NOPICs cannot be issued for it"
-                )
-        return None
-
     async def issue_nopic(self, certificate: Certificate) -> str | None:
-        """Create one NOPIC through the OID gateway; the reason when OID refuses it."""
+        """Create one NOPIC through the OID gateway; the reason when OID refuses it.
+
+        Its key names the commodity, the certificate's revision and a digest of its data, so a re-issue
+        after a correction never sends a key the gateway knows with other data.
+        """
+        state = self._state
+        data = NopicData.of(state.request_id, state.form, certificate)
         try:
-            issued = await calls.issue_nopic(nopic_data(self._state, certificate))
+            issued = await calls.issue_nopic(data, idempotency_key(data, certificate.revision))
         except ActivityError as error:
             reason = calls.failure_reason(error)
             return f"OID did not issue the NOPIC for {certificate.product_name}: {reason}"
         async with self._lock:
-            self._set_certificate(
-                certificate.model_copy(
-                    update={
-                        "number": issued.number,
-                        "status": CertificateStatus.ISSUED,
-                        "issued_at": issued.issued_at,
-                    }
-                )
-            )
-            await self._record("nopic_issued", SYSTEM, detail=f"{certificate.product_name}: {issued.number}")
+            await self._issued(certificate, data, issued)
         return None
 
-    async def _stop_issuance(self, reason: str) -> None:
-        """Issuance stops; the reviewer sees why, fixes it (data, or the operation in OID), approves again."""
-        self._state.issuance_blocked = reason
-        self._state.status = Status.IN_REVIEW
+    async def _issued(self, certificate: Certificate, data: NopicData, issued: IssuedNopic) -> None:
+        """OID issued the NOPIC: its number is never forgotten. Should the request have moved on while OID
+        issued it (refused, withdrawn, its data corrected), the NOPIC is kept, or cancelled."""
+        state = self._state
+        held = self._held(certificate)
+        update = {
+            "number": issued.number,
+            "status": CertificateStatus.ISSUED,
+            "issued_at": issued.issued_at,
+            "oid_failure": None,
+        }
+        detail = f"{certificate.product_name}: {issued.number}"
+        unchanged = (
+            held is not None
+            and held.status is CertificateStatus.PENDING
+            and NopicData.of(state.request_id, state.form, held) == data
+        )
+        if unchanged and held is not None:
+            numbered = held.model_copy(update=update)
+            self._set_certificate(numbered)
+            if state.status is Status.ISSUING or state.status in UNDER_REVIEW:
+                await self._record("nopic_issued", SYSTEM, detail=detail)
+                return
+            reason = f"issued in OID after the request ended: {state.outcome}"
+        else:
+            revision = next_revision(state, certificate.commodity_index)
+            numbered = certificate.model_copy(update={**update, "revision": revision})
+            state.superseded.append(numbered)
+            reason = "issued in OID for data since corrected"
+        ends_as = state.ends_as if state.status is Status.CANCELLING else None
+        if state.status.is_final:
+            ends_as = state.status
+        await self.cancel([numbered], reason, ends_as=ends_as, record=Change("nopic_issued", detail=detail))
+
+    async def _stop_issuance(self, reason: str, refused: Certificate | None = None) -> None:
+        """Issuance stops; the reviewer sees why, fixes it (data, or the operation in OID), approves again.
+        When OID refused one NOPIC, its certificate shows why and the review team is told."""
+        state = self._state
+        if state.status is not Status.ISSUING:
+            return  # sent back, refused or withdrawn while OID was asked: that decision stands
+        state.issuance_blocked = reason
+        state.status = Status.IN_REVIEW
+        told = refused is not None and workflow.patched(patches.ISSUE_REFUSAL_TOLD)
+        held = self._held(refused) if refused is not None and told else None
+        failed = held.model_copy(update={"oid_failure": reason}) if held is not None else None
+        if failed is not None:
+            self._set_certificate(failed)
         await self._record("issuance_stopped", SYSTEM, detail=reason)
+        if failed is not None:
+            await self._notify(Kind.OID_REFUSED, Audience.REVIEW_TEAM, certificates=[failed], message=reason)
 
     async def send_nopic_data(self) -> None:
         """Give the exporter the NOPIC data and PDFs, and the importer what to declare in ACE."""
@@ -216,9 +247,23 @@ class Procedure(RequestRun):
             "the definitive transport document was not received before the customs-clearance deadline "
             f"({state.customs_deadline.isoformat()})"
         )
-        cancelled = await self.cancel_nopics(
-            [c for c in state.certificates if c.status is CertificateStatus.ISSUED], reason
+        issued = [c for c in state.certificates if c.status is CertificateStatus.ISSUED]
+        if not workflow.patched(patches.CANCELLATION_TASKS):
+            await self._cancel_for_missed_deadline_inline(issued, reason)
+            return
+        state.outcome = reason
+        await self.cancel(
+            issued,
+            reason,
+            ends_as=Status.CANCELLED,
+            tell=Kind.TRANSPORT_DEADLINE_PASSED,
+            record=Change("transport_deadline_passed", detail=reason),
         )
+
+    async def _cancel_for_missed_deadline_inline(self, issued: list[Certificate], reason: str) -> None:
+        """The deadline's cancellation in runs recorded before the `oid-cancellation-tasks` patch."""
+        state = self._state
+        cancelled = await self.cancel_nopics(issued, reason)
         state.status = Status.CANCELLED
         state.next_reminder = None
         state.outcome = reason
@@ -265,6 +310,9 @@ class Procedure(RequestRun):
         state.reconciliation = reconciliation(state)
         state.status = Status.EXPIRED
         state.outcome = "the timeframe ended"
+        if open_cancellations(state):
+            # A NOPIC whose cancellation is still to be confirmed stays a task: the request ends after it.
+            state.ends_as, state.status = Status.EXPIRED, Status.CANCELLING
         await self._record(
             "expired",
             SYSTEM,
@@ -272,47 +320,7 @@ class Procedure(RequestRun):
         )
         await self._notify(Kind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, reconciliation=state.reconciliation)
 
-    # ------------------------------------------------------------ shared by the steps and the actions
-
-    async def cancel_nopics(self, certificates: list[Certificate], reason: str) -> list[Certificate]:
-        """Cancel these NOPICs in OID, one by one; the certificates as cancelled."""
-        cancelled: list[Certificate] = []
-        for certificate in certificates:
-            assert certificate.number is not None  # an issued certificate has its number
-            cancelled_at = await calls.cancel_nopic(certificate.number, reason)
-            updated = certificate.model_copy(
-                update={
-                    "status": CertificateStatus.CANCELLED,
-                    "cancelled_at": cancelled_at,
-                    "cancel_reason": reason,
-                }
-            )
-            self._set_certificate(updated)
-            cancelled.append(updated)
-            await self._record("nopic_cancelled", SYSTEM, detail=f"{certificate.number}: {reason}")
-        return cancelled
-
-
 def timeframe_end(state: RequestState) -> datetime:
     """The NOPICs cover the timeframe's last day to its end, in the certifier's time zone."""
     last_day = state.form.timeframe.last_day
     return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=state.policy.zone)
-
-
-def nopic_data(state: RequestState, certificate: Certificate) -> NopicData:
-    """What OID records for one NOPIC: the commodity, both operations, the shipment and the timeframe."""
-    form = state.form
-    return NopicData(
-        request_id=state.request_id,
-        commodity_index=certificate.commodity_index,
-        **certificate.commodity_data(),
-        exporter=form.exporter,
-        importer=form.importer,
-        origin_country=form.shipment.export_country,
-        export_port=form.shipment.export_port,
-        us_port_of_entry=form.shipment.us_port_of_entry,
-        transport_mode=form.shipment.transport_mode,
-        etd=form.shipment.etd,
-        valid_from=form.timeframe.first_day,
-        valid_until=form.timeframe.last_day,
-    )

@@ -48,7 +48,8 @@ class RequestRun:
         self._lock = asyncio.Lock()
         self._history_at_start = len(self._state.history)
         self._indexed: dict[str, Any] = {}
-        # Only in this run: numbers may be recorded once OID confirmed both operations are certified.
+        # Only in this run, for histories from before the operations check was kept in the state: numbers
+        # may be recorded once OID confirmed both operations are certified.
         self._operations_checked = False
 
     @staticmethod
@@ -106,7 +107,9 @@ class RequestRun:
             at=state.updated_at,
         )
         await calls.record(
-            RecordChangeInput(event=event, summary=RequestSummary.of(state), certificates=state.certificates)
+            RecordChangeInput(
+                event=event, summary=RequestSummary.of(state), certificates=state.every_certificate
+            )
         )
 
     async def _notify(self, kind: NotificationKind, audience: Audience, **details: Any) -> None:
@@ -118,7 +121,24 @@ class RequestRun:
         self._state.checklist = checklist(form, self._state.transport_document)
 
     def _set_certificate(self, certificate: Certificate) -> None:
-        self._state.certificates[certificate.commodity_index] = certificate
+        """Put the certificate back where it is kept: its commodity's current one, or among those superseded
+        (the same commodity and revision)."""
+        state = self._state
+        index = certificate.commodity_index
+        if index < len(state.certificates) and state.certificates[index].revision == certificate.revision:
+            state.certificates[index] = certificate
+            return
+        for position, held in enumerate(state.superseded):
+            if held.commodity_index == certificate.commodity_index and held.revision == certificate.revision:
+                state.superseded[position] = certificate
+                return
+        raise ValueError(f"no certificate {certificate.commodity_index}.{certificate.revision} to update")
+
+    @property
+    def _operations_passed(self) -> bool:
+        """NOPIC numbers may be recorded: both operations are confirmed Certified for this approval."""
+        check = self._state.operations_check
+        return self._operations_checked or (check is not None and check.passed)
 
     def _index(self) -> None:
         """Keep Temporal's list view useful: upsert the search attributes that changed."""

@@ -1,23 +1,27 @@
 """`NopicRequest`: the Temporal workflow of one NOPIC request, id `nopic-request-<request id>`.
 
-The class only composes: the procedure's steps (`procedure.py`) and the handlers of people's actions
-(`handlers.py`), over what one run shares (`run.py`). Temporal finds the updates, signals and the query on
-those base classes; `run` must be defined here, on the class `workflow.defn` names.
+The class only composes: the procedure's steps (`procedure.py`, with the operations check of
+`operations.py` and the cancellations of `cancellations.py`) and the handlers of people's actions
+(`handlers.py`, `oid_actions.py`), over what one run shares (`run.py`). Temporal finds the updates,
+signals and the query on those base classes; `run` must be defined here, on the class `workflow.defn` names.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
-from workflows.nopic_request.handlers import Handlers
+from workflows.nopic_request.oid_actions import OidActions
 
 with workflow.unsafe.imports_passed_through():
+    from domain.policy import IssuanceMode
     from domain.state import UNDER_REVIEW, NopicRequestInput, RequestState
     from domain.state import RequestStatus as Status
 
 
 @workflow.defn(name="NopicRequest")
-class NopicRequest(Handlers):
+class NopicRequest(OidActions):
     @workflow.init
     def __init__(self, input: NopicRequestInput) -> None:
         super().__init__(input)
@@ -26,6 +30,9 @@ class NopicRequest(Handlers):
     async def run(self, input: NopicRequestInput) -> RequestState:
         """Receive the request, then run the step its status calls for until it ends."""
         self._index()
+        if self._state.policy.issuance_mode is IssuanceMode.API:
+            # For the whole run: the OID gateway cancels what is to be cancelled, outside the lock.
+            self._gateway_cancellations = asyncio.create_task(self.cancel_through_gateway())
         if self._state.status is Status.RECEIVED:
             await self.receive(input.submitted_by)
         while not self._state.status.is_final:
@@ -40,5 +47,7 @@ class NopicRequest(Handlers):
                 await self.wait_for_transport_document()
             elif status is Status.ACTIVE:
                 await self.keep_active_until_timeframe_ends()
+            elif status is Status.CANCELLING:
+                await self.wait_for_cancellations()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state

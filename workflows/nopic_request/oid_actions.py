@@ -1,0 +1,106 @@
+"""What people do about OID: confirm the operations by hand, send an issuing request back to review, and
+confirm or retry a NOPIC's cancellation. Updates, each judged by `domain.oid_rules` as `handlers.py`
+judges the others, under the same lock."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows.nopic_request.cancellations import Change
+from workflows.nopic_request.handlers import Handlers
+
+with workflow.unsafe.imports_passed_through():
+    from domain.cancellation import cancellation_problem
+    from domain.messages import ConfirmOperations, RecordCancellation, RetryCancellation, ReturnToReview
+    from domain.state import OperationsCheck, OperationsCheckStatus, RequestState
+    from domain.state import RequestStatus as Status
+
+
+class OidActions(Handlers):
+    # ------------------------------------------------------------ the operations check, by hand
+
+    @workflow.update
+    async def confirm_operations(self, action: ConfirmOperations) -> RequestState:
+        return await self._act(action, self._confirm_operations)
+
+    @confirm_operations.validator
+    def _validate_confirm_operations(self, action: ConfirmOperations) -> None:
+        self._validate(action)
+
+    async def _confirm_operations(self, action: ConfirmOperations) -> None:
+        """The reviewer saw both operations Certified in OID: issuance goes on (numbers, or the gateway)."""
+        state = self._state
+        form = state.form
+        state.operations_check = OperationsCheck(
+            status=OperationsCheckStatus.CONFIRMED,
+            since=workflow.now(),
+            detail=(
+                f"exporter {form.exporter.operation_id} and importer {form.importer.operation_id} confirmed "
+                f"Certified in OID by {action.actor.name}"
+            ),
+            confirmed_by=action.actor,
+            note=action.note,
+        )
+        await self._record(
+            "confirm_operations",
+            action.actor,
+            action.action_id,
+            detail=f"{state.operations_check.detail}: {action.note}",
+        )
+
+    # ------------------------------------------------------------ back to review from issuing
+
+    @workflow.update
+    async def return_to_review(self, action: ReturnToReview) -> RequestState:
+        return await self._act(action, self._return_to_review)
+
+    @return_to_review.validator
+    def _validate_return_to_review(self, action: ReturnToReview) -> None:
+        self._validate(action)
+
+    async def _return_to_review(self, action: ReturnToReview) -> None:
+        """Issuance stops; NOPICs issued stay so (a correction keeps those whose data did not change)."""
+        state = self._state
+        state.status = Status.IN_REVIEW
+        state.issuance_blocked = f"sent back to review by {action.actor.name}: {action.reason}"
+        state.operations_check = None
+        await self._record("return_to_review", action.actor, action.action_id, detail=action.reason)
+
+    # ------------------------------------------------------------ cancellations: confirmed, or retried
+
+    @workflow.update
+    async def record_cancellation(self, action: RecordCancellation) -> RequestState:
+        return await self._act(action, self._record_cancellation)
+
+    @record_cancellation.validator
+    def _validate_record_cancellation(self, action: RecordCancellation) -> None:
+        self._validate(action)
+
+    async def _record_cancellation(self, action: RecordCancellation) -> None:
+        certificate, _ = cancellation_problem(self._state, action.commodity_index, action.number)
+        assert certificate is not None  # the rule refused the action otherwise
+        await self.cancellation_confirmed(
+            certificate,
+            workflow.now(),
+            Change("record_cancellation", action.actor, action.action_id, detail=f"by hand: {action.note}"),
+        )
+
+    @workflow.update
+    async def retry_cancellation(self, action: RetryCancellation) -> RequestState:
+        return await self._act(action, self._retry_cancellation)
+
+    @retry_cancellation.validator
+    def _validate_retry_cancellation(self, action: RetryCancellation) -> None:
+        self._validate(action)
+
+    async def _retry_cancellation(self, action: RetryCancellation) -> None:
+        """The gateway's task tries again once the refusal is cleared."""
+        certificate, _ = cancellation_problem(self._state, action.commodity_index, action.number)
+        assert certificate is not None  # the rule refused the action otherwise
+        self._set_certificate(certificate.model_copy(update={"oid_failure": None}))
+        await self._record(
+            "retry_cancellation",
+            action.actor,
+            action.action_id,
+            detail=f"{certificate.number}: after {certificate.oid_failure}",
+        )

@@ -1,0 +1,134 @@
+"""The operations check before any NOPIC: are the exporter's and the importer's operations Certified in OID?
+
+The policy names the source. `oid`: both are looked up in OID's operation data (the public data service,
+or the OID gateway's look-up), each within the policy's time; the answer goes into the audit trail.
+`reviewer`: a reviewer looks both up in OID's public search and confirms (`confirm-operations`). When OID
+does not answer in time, the check is unavailable, says why on the request page and in the issuing queue,
+and a reviewer may confirm by hand. An operation OID lists as anything but Certified stops issuance with
+the reason, as before. The wait is for a condition, outside the request's lock, so every action goes on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+from workflows.nopic_request import calls, patches
+from workflows.nopic_request.cancellations import Cancellations
+
+with workflow.unsafe.imports_passed_through():
+    from activities.oid import OperationNotFound
+    from domain.policy import OperationsSource
+    from domain.state import SYSTEM, OperationsCheck
+    from domain.state import OperationsCheckStatus as Check
+    from domain.state import RequestStatus as Status
+
+ROLES = ("exporter", "importer")
+
+
+def _unavailable(error: ActivityError, within: timedelta) -> str:
+    """Why OID could not say, in words for the reviewer: the time it had, and its last answer if any."""
+    cause = error.cause
+    if isinstance(cause, TimeoutError):
+        minutes = round(within.total_seconds() / 60, 1)
+        last = cause.cause.message if isinstance(cause.cause, ApplicationError) else None
+        return f"OID did not answer within {minutes:g} minutes" + (f" (last: {last})" if last else "")
+    return calls.failure_reason(error)
+
+
+class OperationsChecks(Cancellations):
+    def _set_check(self, status: Check, detail: str | None = None) -> OperationsCheck:
+        check = OperationsCheck(status=status, since=workflow.now(), detail=detail)
+        self._state.operations_check = check
+        return check
+
+    async def check_operations(self) -> str | None:
+        """Wait until both operations are confirmed Certified, the request leaves `issuing`, or it must
+        continue as new; the reason when OID says one is not Certified (issuance then stops)."""
+        state = self._state
+        if state.operations_check is not None and state.operations_check.passed:
+            return None  # confirmed for this approval already (a run that continued as new)
+        if not workflow.patched(patches.OPERATIONS_CHECK):
+            blocked = await self.check_operations_certified()
+            self._operations_checked = blocked is None
+            return blocked
+        if state.policy.operations_check is OperationsSource.REVIEWER:
+            self._set_check(Check.TO_CONFIRM, "a reviewer looks both operations up in OID and confirms them")
+        else:
+            blocked = await self._look_up_in_oid()
+            if blocked is not None:
+                return blocked
+        await workflow.wait_condition(
+            lambda: self._operations_passed
+            or state.status is not Status.ISSUING
+            or self._continue_as_new_due()
+        )
+        return None
+
+    async def _look_up_in_oid(self) -> str | None:
+        """Both operations from OID's data, each within what is left of the policy's time."""
+        state = self._state
+        within = state.policy.operations_check_timeout
+        deadline = workflow.now() + within
+        self._set_check(Check.CHECKING, f"asking OID, until {deadline.isoformat(timespec='minutes')}")
+        form = state.form
+        found = []
+        operations = (form.exporter.operation_id, form.importer.operation_id)
+        for role, operation_id in zip(ROLES, operations, strict=True):
+            try:
+                operation = await calls.lookup_operation(operation_id, within=_left(deadline))
+            except ActivityError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError) and cause.type == OperationNotFound.error_type:
+                    reason = f"the {role}'s operation {operation_id} is not listed in OID: {cause.message}"
+                    return await self._not_certified(reason)
+                why = _unavailable(error, within)
+                reason = f"the {role}'s operation {operation_id} could not be checked: {why}"
+                if state.status is Status.ISSUING:
+                    async with self._lock:
+                        self._set_check(Check.UNAVAILABLE, reason)
+                        await self._record("operations_check_unavailable", SYSTEM, detail=reason)
+                return None
+            if not operation.certified:
+                return await self._not_certified(
+                    f"the {role}'s operation {operation_id} ({operation.name}) is {operation.status!r} "
+                    "in OID, not Certified: NOPICs cannot be issued for it"
+                )
+            since = f" since {operation.status_date}" if operation.status_date else ""
+            found.append(f"{role} {operation_id} ({operation.name}) Certified{since}")
+        if state.status is Status.ISSUING:
+            async with self._lock:
+                self._set_check(Check.CERTIFIED, "OID lists " + "; ".join(found))
+                await self._record("operations_checked", SYSTEM, detail="OID lists " + "; ".join(found))
+        return None
+
+    async def check_operations_certified(self) -> str | None:
+        """Why NOPICs cannot be issued for these operations, or None when both are certified in OID.
+        The check of runs recorded before the `oid-operations-check` patch (`check_operations` since)."""
+        form = self._state.form
+        for role, operation_id in (
+            ("exporter", form.exporter.operation_id),
+            ("importer", form.importer.operation_id),
+        ):
+            try:
+                operation = await calls.lookup_operation(operation_id)
+            except ActivityError as error:
+                reason = calls.failure_reason(error)
+                return f"the {role}'s operation {operation_id} could not be checked in OID: {reason}"
+            if not operation.certified:
+                return (
+                    f"the {role}'s operation {operation_id} ({operation.name}) is {operation.status!r} "
+                    "in OID, not Certified: NOPICs cannot be issued for it"
+                )
+        return None
+
+    async def _not_certified(self, reason: str) -> str:
+        self._set_check(Check.NOT_CERTIFIED, reason)
+        return reason
+
+
+def _left(deadline: datetime) -> timedelta:
+    """The time left before `deadline`, never less than a second (an activity needs a positive timeout)."""
+    return max(deadline - workflow.now(), timedelta(seconds=1))

@@ -1,0 +1,28 @@
+"""The `workflow.patched` ids of the workflow, each named once, with the change it guards.
+
+Histories recorded before a change take the old branch; once no running request predates it, the patch is
+deprecated (`workflow.deprecate_patch`) and later removed with its old branch (README, "Upgrading workflow
+code safely").
+"""
+
+from __future__ import annotations
+
+OPERATIONS_CHECK = "oid-operations-check"
+"""The operations check by the policy's source, bounded in time, recorded, confirmable by a reviewer; before
+it, the gateway's look-up retried without end and any failure stopped issuance."""
+
+NUMBER_CLAIMS = "oid-number-claims"
+"""A NOPIC number typed by hand is claimed for its commodity before it is recorded; before, a number another
+request held made the audit write fail on the unique constraint, again and again."""
+
+CANCELLATION_TASKS = "oid-cancellation-tasks"
+"""Cancelling marks certificates `cancellation_pending` (a staff task in manual mode, the gateway's job in
+api mode) and a refusal or withdrawal cancels the NOPICs issued; before, the gateway was called inline
+under the lock, a 404 counted as cancelled, a refusal cancelled nothing."""
+
+KEEP_UNCHANGED_CERTIFICATES = "oid-keep-unchanged-certificates"
+"""A correction keeps the NOPICs whose data did not change and cancels the others; before, it reset every
+certificate, forgetting the numbers issued."""
+
+ISSUE_REFUSAL_TOLD = "oid-issue-refusal-told"
+"""OID's refusal to issue a NOPIC shows on the certificate and is mailed to the review team."""
