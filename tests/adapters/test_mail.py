@@ -28,6 +28,7 @@ from activities.notifications import (
 )
 from core.settings import Settings
 from devstack.smtp_sink import smtp_sink
+from domain.policy import IssuanceMode
 from domain.state import (
     Certificate,
     CertificateStatus,
@@ -163,6 +164,8 @@ EVERY_MESSAGE = [
     (NotificationKind.CANCELLATION, Audience.EXPORTER, "Reason: plans changed"),
     (NotificationKind.CANCELLATION, Audience.IMPORTER, "may no longer be declared in ACE"),
     (NotificationKind.CANCELLATION, Audience.REVIEW_TEAM, "are cancelled in OID"),
+    (NotificationKind.CANCELLATION_REQUESTED, Audience.REVIEW_TEAM, "Cancel each in Global INTEGRITY"),
+    (NotificationKind.OID_REFUSED, Audience.REVIEW_TEAM, "approve it again to retry"),
 ]
 
 
@@ -203,6 +206,50 @@ def test_every_notification_renders_text_and_html(
     assert expected in text
     assert "Organic Trade SA" in html
     assert message["Subject"]
+
+
+def pending_cancellation() -> list[Certificate]:
+    return [
+        c.model_copy(update={"status": CertificateStatus.CANCELLATION_PENDING, "cancelled_at": None})
+        for c in certificates(cancel_reason="the customs deadline passed")
+    ]
+
+
+CLAIMS_OF_CANCELLATION = (
+    "Every NOPIC of the request is cancelled",
+    "are cancelled in OID",
+    "NOPICs cancelled",
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (IssuanceMode.MANUAL, "until staff cancel it in Global INTEGRITY and confirm it in nopic"),
+        (IssuanceMode.API, "being cancelled in OID through the OID gateway"),
+    ],
+)
+def test_no_message_says_cancelled_in_oid_before_it_is(mode: IssuanceMode, expected: str) -> None:
+    mailer = SmtpMailer(Settings())
+
+    def parts(kind: NotificationKind, pending: list[Certificate]) -> tuple[str, str, str]:
+        message = mailer.compose(
+            notification(kind, Audience.REVIEW_TEAM, certificates=pending, issuance_mode=mode)
+        )
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = message.get_body(("html",)).get_content()
+        return str(message["Subject"]), " ".join(text.split()), " ".join(html.split())
+
+    for kind in (NotificationKind.TRANSPORT_DEADLINE_PASSED, NotificationKind.CANCELLATION_REQUESTED):
+        for part in parts(kind, pending_cancellation()):
+            assert not [claim for claim in CLAIMS_OF_CANCELLATION if claim in part], (kind, part)
+    _, deadline, _ = parts(NotificationKind.TRANSPORT_DEADLINE_PASSED, pending_cancellation())
+    assert expected in deadline and NUMBERS[0] in deadline
+    failed = pending_cancellation()[0].model_copy(update={"oid_failure": "404 unknown NOPIC"})
+    _, refused, _ = parts(NotificationKind.OID_REFUSED, [failed])
+    coffee = "(Organic roasted coffee beans)"
+    assert f"OID did not cancel NOPIC {NUMBERS[0]} {coffee}: 404 unknown NOPIC" in refused
+    assert "It is still valid in OID" in refused
 
 
 async def test_login_over_starttls(tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
         "transport_document",
         "active",
     ]
-    [checked] = [c.event for c in service.store.of(state.request_id) if c.event.action == "operations_checked"]
+    events = [c.event for c in service.store.of(state.request_id)]
+    [checked] = [e for e in events if e.action == "operations_checked"]
     assert checked.payload["detail"] == (
         "OID lists exporter 1234567890 (Organic Trade SA) Certified; importer 9876543210 (Green Imports Inc) "
         "Certified"
