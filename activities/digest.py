@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities.notifications import Mailer, Sent
 from activities.records import RequestSummary
-from activities.records_pg import CancellationTask, attention_lists
+from activities.records_pg import CertificateRow, attention_lists
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
 from domain.state import AWAITING_REVIEW, BEFORE_ISSUE, FINAL_STATUSES
@@ -37,7 +37,7 @@ class Digest(BaseModel):
     late: list[RequestSummary]
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
-    to_cancel: list[CancellationTask] = Field(default_factory=list)
+    to_cancel: list[CertificateRow] = Field(default_factory=list)
 
 
 def horizon_of(calendar: WorkingCalendar, today: date, working_days: int = SOON_WORKING_DAYS) -> date:

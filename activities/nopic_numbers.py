@@ -27,9 +27,11 @@ class NumberHolder(BaseModel):
     commodity_index: int
     product_name: str | None = None
 
-    def describe(self) -> str:
+    def refusal(self, number: str) -> str:
+        """Why a commodity of another request may not take this number, for the reviewer who typed it."""
         product = f", {self.product_name}" if self.product_name else ""
-        return f"request {self.request_id} (commodity {self.commodity_index}{product})"
+        held = f"request {self.request_id} (commodity {self.commodity_index}{product})"
+        return f"{number} is already recorded for {held}: check the number in OID"
 
 
 class NumberClaim(BaseModel):

@@ -22,7 +22,7 @@ from pydantic_core import to_jsonable_python
 
 from activities.records import RecordChangeInput, RecordedChange, RequestSummary
 from core.logging import get_logger
-from domain.state import RequestStatus
+from domain.state import CertificateStatus, RequestStatus
 
 log = get_logger(__name__)
 
@@ -249,7 +249,7 @@ class AttentionLists(BaseModel):
     late: list[RequestSummary]
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
-    to_cancel: list[CancellationTask] = Field(default_factory=list)
+    to_cancel: list[CertificateRow] = Field(default_factory=list)
 
 
 # A request's deadline is its ETD until its NOPICs are issued, then its customs deadline.
@@ -331,12 +331,11 @@ async def audit_trail(pool: asyncpg.Pool, request_id: str) -> list[AuditEntry]:
     return [AuditEntry.model_validate(dict(row)) for row in rows]
 
 
-# --- the NOPICs to cancel in OID --------------------------------------------------------------------------
+# --- certificates, and the NOPICs to cancel in OID ----------------------------------------------------------
 
 
-class CancellationTask(BaseModel):
-    """A NOPIC still valid in OID that is to be cancelled there: staff's task in manual mode, or one the OID
-    gateway refused (`oid_failure`) in api mode."""
+class CertificateRow(BaseModel):
+    """One certificate of the read model, with its request's parties: what a list of NOPICs shows."""
 
     request_id: str
     commodity_index: int
@@ -344,6 +343,7 @@ class CancellationTask(BaseModel):
     nopic_number: str | None
     product_name: str
     hts_code: str
+    status: CertificateStatus
     cancel_reason: str | None
     cancellation_requested_at: AwareDatetime | None
     oid_failure: str | None
@@ -351,16 +351,25 @@ class CancellationTask(BaseModel):
     importer_name: str
 
 
-async def cancellation_tasks(pool: asyncpg.Pool, limit: int = 500) -> list[CancellationTask]:
-    """Every certificate awaiting cancellation in OID, the longest waiting first."""
+async def certificates_in(
+    pool: asyncpg.Pool, status: CertificateStatus, limit: int = 500
+) -> list[CertificateRow]:
+    """Every certificate in `status`, the longest waiting for cancellation first, then by request."""
     rows = await pool.fetch(
         "SELECT c.request_id, c.commodity_index, c.revision, c.nopic_number, c.product_name, c.hts_code, "
-        "c.cancel_reason, c.cancellation_requested_at, c.oid_failure, r.exporter_name, r.importer_name "
-        "FROM certificates c JOIN requests r USING (request_id) WHERE c.status = 'cancellation_pending' "
-        "ORDER BY c.cancellation_requested_at NULLS FIRST, c.request_id, c.commodity_index LIMIT $1",
+        "c.status, c.cancel_reason, c.cancellation_requested_at, c.oid_failure, r.exporter_name, "
+        "r.importer_name FROM certificates c JOIN requests r USING (request_id) WHERE c.status = $1 "
+        "ORDER BY c.cancellation_requested_at NULLS FIRST, c.request_id, c.commodity_index LIMIT $2",
+        status.value,
         limit,
     )
-    return [CancellationTask.model_validate(dict(row)) for row in rows]
+    return [CertificateRow.model_validate(dict(row)) for row in rows]
 
 
-AttentionLists.model_rebuild()  # its `to_cancel` names the task model defined just above
+async def cancellation_tasks(pool: asyncpg.Pool) -> list[CertificateRow]:
+    """The NOPICs still valid in OID that are to be cancelled there: staff's tasks in manual mode, those the
+    OID gateway refused (`oid_failure`) or is still cancelling in api mode."""
+    return await certificates_in(pool, CertificateStatus.CANCELLATION_PENDING)
+
+
+AttentionLists.model_rebuild()  # its `to_cancel` names the row model defined just above

@@ -21,7 +21,7 @@ from web.dashboard import install_dashboard
 from web.errors import install_error_handlers
 from web.limits import JsonBodyLimit
 from web.metrics import install_metrics
-from web.routes import actions, documents, health, requests, users
+from web.routes import actions, certificates, documents, health, requests, users
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -44,7 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(JsonBodyLimit)
     install_metrics(app)
-    for router in (health.router, requests.router, actions.router, documents.router, users.router):
+    routers = (health, requests, actions, certificates, documents, users)
+    for router in (module.router for module in routers):
         app.include_router(router)
     install_dashboard(app, settings)
     return app

@@ -198,3 +198,57 @@ def cancel_certificates(
     if commodity:
         body["commodity_indexes"] = commodity
     _act(request_id, messages.CancelCertificates, body, action_id, as_json)
+
+
+@_action(messages.ConfirmOperations)
+def confirm_operations(
+    request_id: RequestIdArg,
+    note: Annotated[str, typer.Option(help="What you saw in OID's public search, e.g. both status dates.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.ConfirmOperations, {"note": note}, action_id, as_json)
+
+
+@_action(messages.ReturnToReview)
+def return_to_review(
+    request_id: RequestIdArg,
+    reason: Annotated[str, typer.Option(help="Why issuance stops.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.ReturnToReview, {"reason": reason}, action_id, as_json)
+
+
+NumberOption = Annotated[
+    str | None, typer.Option(help="Only when two NOPICs of the commodity await cancellation: which one.")
+]
+
+
+@_action(messages.RecordCancellation)
+def record_cancellation(
+    request_id: RequestIdArg,
+    commodity: Annotated[int, typer.Option(min=0, help="The commodity's index in the request (from 0).")],
+    note: Annotated[str, typer.Option(help="How it was cancelled in OID, e.g. by whom.")],
+    number: NumberOption = None,
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    body: dict[str, Any] = {"commodity_index": commodity, "note": note}
+    if number:
+        body["number"] = number
+    _act(request_id, messages.RecordCancellation, body, action_id, as_json)
+
+
+@_action(messages.RetryCancellation)
+def retry_cancellation(
+    request_id: RequestIdArg,
+    commodity: Annotated[int, typer.Option(min=0, help="The commodity's index in the request (from 0).")],
+    number: NumberOption = None,
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    body: dict[str, Any] = {"commodity_index": commodity}
+    if number:
+        body["number"] = number
+    _act(request_id, messages.RetryCancellation, body, action_id, as_json)

@@ -1,4 +1,5 @@
-"""`nopic submit`, `list`, `show` and `upload`: requests and their documents."""
+"""`nopic submit`, `list`, `show` and `upload`: requests and their documents; `to-cancel`: the NOPICs to
+cancel in OID."""
 
 from __future__ import annotations
 
@@ -93,6 +94,30 @@ def list_requests(
                 "LATE" if r["late"] else "",
             ]
             for r in page["items"]
+        ],
+    )
+
+
+def to_cancel(as_json: JsonOption = False) -> None:
+    """The NOPICs to cancel in OID: valid there until cancelled and confirmed (record-cancellation)."""
+    rows = call("GET", "/certificates", params={"status": "cancellation_pending"})
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"{len(rows)} to cancel in OID",
+        ["request", "commodity", "NOPIC", "product", "reason", "since", "OID refused"],
+        [
+            [
+                r["request_id"],
+                str(r["commodity_index"]),
+                r["nopic_number"] or "",
+                r["product_name"],
+                r["cancel_reason"] or "",
+                (r["cancellation_requested_at"] or "")[:16],
+                r["oid_failure"] or "",
+            ]
+            for r in rows
         ],
     )
 

@@ -174,6 +174,18 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
             body = {"reason": text(form, "reason")}
         case "record-certificate":
             body = {"commodity_index": text(form, "commodity_index"), "number": text(form, "number")}
+        case "confirm-operations":
+            body = {"note": text(form, "note")}
+        case "return-to-review":
+            body = {"reason": text(form, "reason")}
+        case "record-cancellation":
+            body = {
+                "commodity_index": text(form, "commodity_index"),
+                "number": text(form, "number"),
+                "note": text(form, "note"),
+            }
+        case "retry-cancellation":
+            body = {"commodity_index": text(form, "commodity_index"), "number": text(form, "number")}
         case "update-eta":
             body = {"eta": text(form, "eta"), "expected_clearance": text(form, "expected_clearance")}
         case "record-shipment":

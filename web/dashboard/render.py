@@ -22,6 +22,16 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 REVIEWER, EXPORTER, ADMIN = UserRole.REVIEWER, UserRole.EXPORTER, UserRole.ADMIN
 NEAR_DEADLINE = timedelta(days=2)
+# OID's public page of one operation (its status, scopes and certified products), by NOP operation ID: the
+# address USDA prints on organic certificates for verifying them.
+OID_OPERATION_PAGE = "https://organic.ams.usda.gov/Integrity/CP/OPP?nopid={}"
+
+
+def oid_operation_page(operation_id: str) -> str:
+    return OID_OPERATION_PAGE.format(operation_id)
+
+
+templates.env.globals["oid_operation_page"] = oid_operation_page
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -40,7 +50,7 @@ def base(session: Session, at: datetime, **extra: Any) -> dict[str, Any]:
 def urgency(summary: RequestSummary, at: datetime) -> str:
     """How much a row should stand out: overdue, near (deadline within two days) or none. Until its NOPICs
     are issued a request is overdue once its ETD has passed, as the daily digest counts it."""
-    if summary.status.is_final or summary.status is RequestStatus.ACTIVE:
+    if summary.status.is_final or summary.status in (RequestStatus.ACTIVE, RequestStatus.CANCELLING):
         return ""
     if summary.customs_deadline < at or (summary.status in BEFORE_ISSUE and summary.etd < at.date()):
         return "overdue"

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import uuid4
 
+import asyncpg
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -22,9 +23,10 @@ from domain.request import NopicRequestForm
 from domain.state import RequestState
 from starter.client import ActionRefused, RequestClient
 from web.auth import User, UserRole
-from web.deps import ExporterOrReviewer, Now, Requests, require
+from web.deps import Db, ExporterOrReviewer, Now, Requests, require
 from web.errors import ApiError, ErrorResponse, FieldError
 from web.metrics import count_action
+from web.routes.certificates import refuse_a_number_held_elsewhere
 from web.routes.requests import RequestIdPath, RequestSubmission, invalid
 from web.text import refuse_control_characters
 from web.visibility import visible_state
@@ -61,7 +63,13 @@ def body_model(message: type[messages.Action]) -> type[BaseModel]:
 
 
 async def take_action(
-    requests: RequestClient, user: User, request_id: str, spec: ActionSpec, body: BaseModel, at: datetime
+    requests: RequestClient,
+    pool: asyncpg.Pool,
+    user: User,
+    request_id: str,
+    spec: ActionSpec,
+    body: BaseModel,
+    at: datetime,
 ) -> RequestState:
     """Check who may see the request, build the message, deliver it, and count the outcome."""
     refuse_control_characters(body.model_dump(mode="json"))
@@ -76,6 +84,11 @@ async def take_action(
     except ValidationError as exc:
         count_action(spec.slug, "invalid")
         raise invalid(exc) from exc
+    try:
+        await refuse_a_number_held_elsewhere(pool, request_id, action)
+    except ActionRefused:
+        count_action(spec.slug, "refused")
+        raise
     return await deliver(requests, request_id, spec.slug, action)
 
 
@@ -101,9 +114,10 @@ def _route(spec: ActionSpec, body_type: type[BaseModel]) -> Callable[..., Awaita
         body: body_type,  # type: ignore[valid-type]
         user: Annotated[User, Depends(require(*user_roles(spec)))],
         requests: Requests,
+        pool: Db,
         at: Now,
     ) -> RequestState:
-        return await take_action(requests, user, request_id, spec, body, at)
+        return await take_action(requests, pool, user, request_id, spec, body, at)
 
     route.__name__ = spec.slug.replace("-", "_")
     return route

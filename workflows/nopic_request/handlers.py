@@ -255,9 +255,7 @@ class Handlers(Procedure):
             message = f"{claim.number} could not be checked against other requests now ({reason}); try again"
             raise refused(message) from error
         if answer.held_by is not None:
-            raise refused(
-                f"{claim.number} is already recorded for {answer.held_by.describe()}: check the number in OID"
-            )
+            raise refused(answer.held_by.refusal(claim.number))
 
     # ------------------------------------------------------------ the transport document and the ETA
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from activities.records import RequestSummary
-from activities.records_pg import RequestFilters, SortKey, list_requests
+from activities.records_pg import RequestFilters, SortKey, cancellation_tasks, list_requests
 from domain.state import RequestStatus
 from web.dashboard.render import (
     REVIEWER,
@@ -45,7 +46,8 @@ async def queues(request: Request, session: Viewer, pool: Db, requests: Requests
 
     issuing = having(RequestStatus.ISSUING)
     issuing_states = await asyncio.gather(*(state_or_none(requests, r.request_id) for r in issuing))
-    sections = [
+    to_cancel = await cancellation_tasks(pool)
+    sections: list[tuple[str, str, list[Any]]] = [
         ("awaiting-review", "Awaiting review", having(RequestStatus.RECEIVED, RequestStatus.IN_REVIEW)),
         ("awaiting-documents", "Awaiting documents", having(RequestStatus.AWAITING_DOCUMENTS)),
         ("issuing", "Issuing", issuing),
@@ -54,6 +56,7 @@ async def queues(request: Request, session: Viewer, pool: Db, requests: Requests
             "Awaiting transport document",
             having(RequestStatus.AWAITING_TRANSPORT_DOCUMENT),  # already soonest deadline first
         ),
+        ("to-cancel", "To cancel in OID", to_cancel),
         ("overdue", "Overdue", [r for r in rows if urgency(r, at) == "overdue"]),
         ("recently-cancelled", "Recently cancelled", cancelled.items),
     ]

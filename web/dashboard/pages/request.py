@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from activities.records_pg import audit_trail
 from domain import messages
 from domain.actions import ACTIONS, BY_MESSAGE, BY_SLUG
+from domain.cancellation import open_cancellations
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind
 from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, Role
@@ -44,18 +45,25 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 def available_actions(state: RequestState, role: UserRole) -> list[str]:
     """The actions the list (`domain.actions`) allows this role now, in its order; the workflow still has
-    the last word on each. Two are left out where they could only be refused: numbers typed by hand outside
-    manual issuance, and a rejection with no transport document to reject."""
+    the last word on each. Left out where they could only be refused: numbers typed by hand outside manual
+    issuance, a rejection with no transport document to reject, a confirmation of the operations that no
+    check awaits, and a cancellation to confirm or retry where none awaits it."""
     manual = state.policy.issuance_mode is IssuanceMode.MANUAL
+    check = state.operations_check
+    to_cancel = open_cancellations(state)
+    possible = {
+        messages.RecordCertificateNumber: manual,
+        messages.RejectTransportDocument: state.transport_document is not None,
+        messages.ConfirmOperations: check is not None and check.awaits_reviewer,
+        messages.RecordCancellation: any(manual or c.oid_failure for c in to_cancel),
+        messages.RetryCancellation: not manual and any(c.oid_failure for c in to_cancel),
+    }
     offered = []
     for spec in ACTIONS:
         if spec.own_route or Role(role.value) not in spec.roles or state.status not in spec.statuses:
             continue
-        if spec.message is messages.RecordCertificateNumber and not manual:
-            continue
-        if spec.message is messages.RejectTransportDocument and state.transport_document is None:
-            continue
-        offered.append(spec.slug)
+        if possible.get(spec.message, True):
+            offered.append(spec.slug)
     return offered
 
 
@@ -89,6 +97,8 @@ async def _request_page(
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
+        recorded=[c for c in state.certificates if c.status is CertificateStatus.ISSUED],
+        to_cancel=open_cancellations(state),
         correctable=state.status in BY_MESSAGE[messages.CorrectRequestData].statuses
         and forms.form_values(state.form) is not None,
         under_review=state.status in UNDER_REVIEW,
@@ -145,7 +155,7 @@ async def act(
             field = "document" if action == "transport-document" else "transport_document"
             data[field] = reference.model_dump(mode="json")
         body = body_model(spec.message).model_validate(data)
-        await take_action(requests, session.user, request_id, spec, body, at)
+        await take_action(requests, pool, session.user, request_id, spec, body, at)
     except ValidationError as exc:
         reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
     except ApiError as exc:
@@ -204,5 +214,10 @@ DONE = {
     "reject-transport-document": "The transport document is rejected; the exporter has been told.",
     "update-eta": "The ETA is updated; the customs deadline moved with it.",
     "record-shipment": "The shipment is recorded.",
-    "cancel-certificates": "The certificates are cancelled.",
+    "cancel-certificates": "The cancellation is requested: each NOPIC stays valid in OID until it is "
+    "cancelled there and confirmed.",
+    "confirm-operations": "Both operations are confirmed Certified: issuance goes on.",
+    "return-to-review": "The request is back in review.",
+    "record-cancellation": "The cancellation in OID is recorded.",
+    "retry-cancellation": "The OID gateway is asked again to cancel it.",
 }
