@@ -25,7 +25,8 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import find_binary
-from core.settings import Settings
+from core.settings import Settings, policy_from_settings
+from domain.policy import IssuanceMode, OperationsSource
 from starter.cli import Probed
 from starter.cli import app as cli_app
 from tests.support.dirs import REPO
@@ -177,6 +178,42 @@ def test_ports_agree_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "type": "A",
         "port": worker.worker_metrics_port,
     }
+
+
+def settings_with(service: str, dotenv: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings of `service`'s process when the operator's .env holds `dotenv`."""
+    for key in os.environ:
+        if key.startswith("NOPIC_"):
+            monkeypatch.delenv(key)
+    for key, value in (SERVICES[service].get("environment") or {}).items():
+        monkeypatch.setenv(key, interpolate(str(value), dotenv))
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_production_issues_by_hand_with_no_oid_endpoint_and_api_mode_goes_through_the_dev_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Out of the box (no dev profile): staff create and cancel NOPICs in OID, a reviewer confirms both
+    # operations; the workflow then calls nothing of OID, so no OID endpoint need answer.
+    for service in ("worker", "api"):
+        production = settings_with(service, {}, monkeypatch)
+        policy = policy_from_settings(production)
+        assert policy.issuance_mode is IssuanceMode.MANUAL, service
+        assert policy.operations_check is OperationsSource.REVIEWER, service
+        assert production.oid_data_key is None and production.oid_sandbox is False
+    assert SERVICES["worker"]["depends_on"]["oid-sandbox"]["required"] is False
+    # With a public data key, the check asks OID's operation data; still no gateway needed.
+    keyed = settings_with("worker", {"NOPIC_OID_DATA_KEY": "k", "NOPIC_OID_DATA_URL": USDA_DATA}, monkeypatch)
+    assert policy_from_settings(keyed).operations_check is OperationsSource.OID
+    assert keyed.oid_data_service_url == USDA_DATA
+    # `api` mode with the dev profile: the gateway is the sandbox service, and it answers the check too.
+    api = settings_with("worker", {"NOPIC_ISSUANCE_MODE": "api"}, monkeypatch)
+    assert policy_from_settings(api).issuance_mode is IssuanceMode.API
+    assert policy_from_settings(api).operations_check is OperationsSource.OID
+    assert urlsplit(api.oid_url).hostname == "oid-sandbox" and SERVICES["oid-sandbox"]["profiles"] == ["dev"]
+
+
+USDA_DATA = "https://organicapi.ams.usda.gov/IntegrityPubDataServices/OidPublicDataService.svc"
 
 
 def test_the_worker_scales_out() -> None:
