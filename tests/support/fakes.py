@@ -4,6 +4,7 @@ NOPIC numbers typed by hand, one commodity each."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,18 +19,30 @@ from activities.oid import (
     NopicNotFound,
     NopicRejected,
     NopicStatus,
+    OidError,
     Operation,
     OperationNotFound,
 )
+from activities.oid_http import OidUnavailable
 from activities.records import RecordChangeInput, RecordedChange
 
 
 @dataclass
 class FakeOid:
+    """OID as a test wants it: `unreachable` makes every look-up fail as a dead network does (retried),
+    `refuse_products` and `refuse_cancelling` make OID refuse (for good) to issue or cancel those NOPICs,
+    and `hold_issue`, while clear, keeps a creation waiting (an answer slow to come)."""
+
     operations: dict[str, Operation] = field(default_factory=dict)
     nopics: dict[str, Nopic] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     cancel_reasons: dict[str, str] = field(default_factory=dict)
+    unreachable: bool = False
+    refuse_products: set[str] = field(default_factory=set)
+    refuse_cancelling: set[str] = field(default_factory=set)
+    hold_issue: asyncio.Event | None = None
+    issue_started: asyncio.Event = field(default_factory=asyncio.Event)
+    lookups: int = 0
 
     def register(self, operation_id: str, name: str, status: str = CERTIFIED) -> None:
         self.operations[operation_id] = Operation(
@@ -37,13 +50,21 @@ class FakeOid:
         )
 
     async def lookup_operation(self, operation_id: str) -> Operation:
+        self.lookups += 1
+        if self.unreachable:
+            raise OidUnavailable("OID could not be reached: connection refused")
         if operation_id not in self.operations:
             raise OperationNotFound(f"no operation {operation_id} in OID")
         return self.operations[operation_id]
 
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> Nopic:
+        self.issue_started.set()
+        if self.hold_issue is not None:
+            await self.hold_issue.wait()
         if idempotency_key in self.keys:
             return self.nopics[self.keys[idempotency_key]]
+        if data.product_name in self.refuse_products:
+            raise NopicRejected(f"the HTS code {data.hts_code} does not match {data.product_name}")
         importer = self.operations.get(data.importer.operation_id)
         if importer is None or not importer.certified:
             raise NopicRejected(f"importer {data.importer.operation_id} is not certified")
@@ -54,6 +75,8 @@ class FakeOid:
         return nopic
 
     async def cancel_nopic(self, number: str, reason: str) -> Nopic:
+        if number in self.refuse_cancelling:
+            raise OidError(f"OID refused to cancel NOPIC {number}: it is under investigation")
         if number not in self.nopics:
             raise NopicNotFound(f"no NOPIC {number}")
         nopic = self.nopics[number]

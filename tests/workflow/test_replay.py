@@ -36,6 +36,24 @@ EXPECTED = {
     "shipments",
     "expired_with_reconciliation",
     "cancelled_by_reviewer",
+    # Issuing and cancelling in OID as certifiers do (the `oid-*` patches).
+    "complete_request_approved_operations_checked",
+    "operations_confirmed_by_reviewer",
+    "operations_check_unavailable_then_confirmed",
+    "operations_check_not_listed",
+    "number_held_by_another_request",
+    "number_corrected_while_issuing",
+    "returned_to_review_while_issuing",
+    "refused_while_issuing_number_cancelled_by_hand",
+    "cancelled_by_reviewer_manual",
+    "cancelled_by_reviewer_through_gateway",
+    "deadline_passed_manual_cancellation",
+    "deadline_passed_cancelled_through_gateway",
+    "partial_issue_corrected_keeps_unchanged_nopic",
+    "correction_cancels_changed_nopic_in_oid",
+    "refused_after_partial_issue_cancelled_in_oid",
+    "nopic_issued_after_refusal_cancelled",
+    "deadline_cancel_refused_by_oid_retried_and_confirmed",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 from workflows.nopic_request import calls, patches
 from workflows.nopic_request.cancellations import Cancellations
@@ -29,12 +29,14 @@ ROLES = ("exporter", "importer")
 
 
 def _unavailable(error: ActivityError, within: timedelta) -> str:
-    """Why OID could not say, in words for the reviewer: the time it had, and its last answer if any."""
+    """Why OID could not say, in words for the reviewer: the time it had, and its last answer if any.
+    Out of time, Temporal reports either a timeout or the last attempt's failure (no retry fits)."""
     cause = error.cause
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, TimeoutError) or error.retry_state is RetryState.TIMEOUT:
         minutes = round(within.total_seconds() / 60, 1)
-        last = cause.cause.message if isinstance(cause.cause, ApplicationError) else None
-        return f"OID did not answer within {minutes:g} minutes" + (f" (last: {last})" if last else "")
+        last = cause.cause if isinstance(cause, TimeoutError) else cause
+        answer = f" (last: {last.message})" if isinstance(last, ApplicationError) else ""
+        return f"OID did not answer within {minutes:g} minutes{answer}"
     return calls.failure_reason(error)
 
 
