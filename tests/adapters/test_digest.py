@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -20,7 +20,7 @@ from core.settings import Settings
 from devstack.smtp_sink import smtp_sink
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
-from domain.state import RequestStatus
+from domain.state import CertificateStatus, RequestStatus
 from starter.schedules import ensure_digest_schedule
 from tests.support.records import change
 from workflows.digest import DailyDigest
@@ -132,3 +132,40 @@ async def test_the_schedule_sends_the_digest_to_the_review_team(
     assert message["Subject"].startswith("NOPIC daily digest")
     text = message.get_body(("plain",)).get_content()
     assert "Awaiting review (1)\n- waiting" in text.replace("\r\n", "\n")
+
+
+async def test_every_nopic_to_cancel_in_oid_is_in_each_digest_until_its_cancellation_is_confirmed(
+    db_pool: asyncpg.Pool,
+) -> None:
+    store = PgRecordsStore(db_pool)
+    number = "026-1234567890-000555"
+    base = change("to-cancel", 1, RequestStatus.CANCELLING, numbers=[number, None])
+    coffee, cocoa = base.certificates
+    pending = coffee.model_copy(
+        update={
+            "status": CertificateStatus.CANCELLATION_PENDING,
+            "cancel_reason": "the customs deadline passed",
+            "cancellation_requested_at": AS_OF - timedelta(days=3),
+        }
+    )
+    await store.record_change(base.model_copy(update={"certificates": [pending, cocoa]}))
+    mailer = SmtpMailer(Settings())
+    activities = DigestActivities(db_pool, mailer)
+    for day in range(2):  # the next working day's digest still lists it
+        digest = await ActivityEnvironment().run(
+            activities.collect_digest,
+            CollectDigestInput(as_of=AS_OF + timedelta(days=day), policy=Policy()),
+        )
+        assert [(t.request_id, t.nopic_number) for t in digest.to_cancel] == [("to-cancel", number)]
+    subject, text, html = mailer.templates.render("digest", {"d": digest})
+    assert subject.endswith("1 to cancel in OID")
+    assert f"- NOPIC {number} · Organic roasted coffee beans · request to-cancel" in text
+    assert "reason: the customs deadline passed" in text and number in html
+
+    confirmed = pending.model_copy(update={"status": CertificateStatus.CANCELLED, "cancelled_at": AS_OF})
+    later = change("to-cancel", 2, RequestStatus.CANCELLED, numbers=[number, None])
+    await store.record_change(later.model_copy(update={"certificates": [confirmed, cocoa]}))
+    digest = await ActivityEnvironment().run(
+        activities.collect_digest, CollectDigestInput(as_of=AS_OF + timedelta(days=2), policy=Policy())
+    )
+    assert digest.to_cancel == []
