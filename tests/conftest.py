@@ -107,3 +107,19 @@ async def stack(
     home = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     async with running_stack(dev_server_env, postgres_server, TEMPLATE_DATABASE, home) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def manual_stack(
+    dev_server_env: WorkflowEnvironment,
+    postgres_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[ApiStack]:
+    """The whole service in manual issuance, as production runs it: staff create and cancel NOPICs in OID,
+    a reviewer confirms the operations; one per test module."""
+    home = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1] + "-manual")
+    async with running_stack(
+        dev_server_env, postgres_server, TEMPLATE_DATABASE, home, issuance_mode="manual"
+    ) as running:
+        yield running

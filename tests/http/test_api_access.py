@@ -127,6 +127,11 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
             },
         ),
         action("cancel-certificates", REVIEWERS_ONLY, {"reason": "test"}),
+        action("confirm-operations", REVIEWERS_ONLY, {"note": "both Certified in OID"}),
+        action("return-to-review", REVIEWERS_ONLY, {"reason": "wrong lot"}),
+        action("record-cancellation", REVIEWERS_ONLY, {"commodity_index": 0, "note": "done in OID"}),
+        action("retry-cancellation", REVIEWERS_ONLY, {"commodity_index": 0}),
+        Call("GET", "/certificates", "/certificates", REVIEWERS_ONLY),
         action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
         # The two that end the request come last; after them the workflow answers 409, still past access.
         action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),
