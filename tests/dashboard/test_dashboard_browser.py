@@ -9,15 +9,12 @@ import os
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
-from temporalio.testing import WorkflowEnvironment
 
 from tests.support.dirs import EXAMPLES
-from tests.support.postgres import TEMPLATE_DATABASE
-from tests.support.stack import ApiStack, Person, complete_request, request_body, running_stack, today
+from tests.support.stack import ApiStack, Person, complete_request, request_body, today
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -181,39 +178,75 @@ async def test_queues_count_and_flag_late_requests(browser: Browser, stack: ApiS
     await snap(reviewer, "08-late-request-timeline")
 
 
-async def test_manual_issuance_queue_shows_the_oid_data_and_takes_the_number(
-    browser: Browser, dev_server_env: WorkflowEnvironment, postgres_server: str, tmp_path: Path
+async def test_manual_issuance_in_the_dashboard_to_active_then_cancelled_once_confirmed(
+    browser: Browser, manual_stack: ApiStack
 ) -> None:
-    async with running_stack(
-        dev_server_env, postgres_server, TEMPLATE_DATABASE, tmp_path, issuance_mode="manual"
-    ) as manual:
-        submitted = await complete_request(manual, "manual", product="Organic cashew kernels")
-        async with manual.client(manual.reviewer) as http:
-            approved = await http.post(f"/requests/{submitted['id']}/actions/approve", json={})
-        assert approved.json()["status"] == "issuing"
+    manual = manual_stack
+    submitted = await complete_request(manual, "manual", product="Organic cashew kernels")
+    request_id = submitted["id"]
+    reviewer = await as_person(browser, manual, manual.reviewer)
+    await reviewer.goto(f"{manual.url}/ui/requests/{request_id}")
+    await reviewer.locator("#action-approve").get_by_role("button", name="Approve").click()
+    await expect(reviewer.get_by_role("status")).to_contain_text("Approved")
 
-        reviewer = await as_person(browser, manual, manual.reviewer)
-        issuing = reviewer.locator("#issuing")
-        await expect(reviewer.locator("#count-issuing")).to_have_text("1")
-        await expect(issuing).to_contain_text("Organic cashew kernels")
-        await expect(issuing).to_contain_text("0804502000")  # the HTS code to type into OID
-        await expect(issuing).to_contain_text("Green Harbor Imports LLC")
-        await snap(reviewer, "09-manual-issuing-queue")
+    # The issuing queue: the check awaits the reviewer, both operations linked to OID's public pages.
+    await reviewer.goto(f"{manual.url}/ui/queues")
+    issuing = reviewer.locator("#issuing")
+    await expect(reviewer.locator("#count-issuing")).to_have_text("1")
+    await expect(issuing.locator(".operations-check")).to_contain_text("to confirm")
+    link = issuing.get_by_role("link", name="2000000001")
+    await expect(link).to_have_attribute("href", "https://organic.ams.usda.gov/Integrity/CP/OPP?nopid=2000000001")
+    await issuing.get_by_label(f"What you saw in OID for {request_id}").fill("both Certified, 2025-03-01")
+    await issuing.get_by_role("button", name="Both Certified in OID").click()
+    await expect(reviewer.get_by_role("status")).to_contain_text("Both operations are confirmed")
+    await expect(reviewer.locator("#operations-check")).to_contain_text("confirmed")
+    await expect(reviewer.locator("#audit")).to_contain_text("confirm operations")
 
-        # A draft number is refused with the reason; the real one is recorded and the request moves on.
-        await issuing.get_by_label("NOPIC number for Organic cashew kernels").fill(
-            "026-1000000001-000777 draft"
-        )
-        await issuing.get_by_role("button", name="Record").click()
-        await expect(reviewer.locator("#action-record-certificate .refused")).to_contain_text("draft")
-        number = reviewer.locator("#action-record-certificate").get_by_label("Number from OID")
-        await number.fill("026-1000000001-000777")
-        await (
-            reviewer.locator("#action-record-certificate")
-            .get_by_role("button", name="Record the number")
-            .click()
-        )
-        await expect(reviewer.locator("#certificates")).to_contain_text("026-1000000001-000777")
+    await reviewer.goto(f"{manual.url}/ui/queues")
+    await expect(issuing).to_contain_text("0804502000")  # the HTS code to type into OID
+    await expect(issuing).to_contain_text("Green Harbor Imports LLC")
+    await snap(reviewer, "09-manual-issuing-queue")
+    # A draft number is refused with the reason; the real one is recorded and the request moves on.
+    await issuing.get_by_label("NOPIC number for Organic cashew kernels").fill("026-1000000001-000777 draft")
+    await issuing.get_by_role("button", name="Record").click()
+    await expect(reviewer.locator("#action-record-certificate .refused")).to_contain_text("draft")
+    number = reviewer.locator("#action-record-certificate").get_by_label("Number from OID")
+    await number.fill("026-1000000001-000777")
+    record = reviewer.locator("#action-record-certificate")
+    await record.get_by_role("button", name="Record the number").click()
+    await expect(reviewer.locator("#certificates")).to_contain_text("026-1000000001-000777")
+    for _ in range(50):
+        if await reviewer.locator("h1 .badge").inner_text() == "awaiting transport document":
+            break
+        await reviewer.wait_for_timeout(200)
+        await reviewer.reload()
+    await expect(reviewer.locator("h1 .badge")).to_have_text("awaiting transport document")
+
+    exporter = await as_person(browser, manual, manual.exporter)
+    await exporter.goto(f"{manual.url}/ui/requests/{request_id}")
+    transport = exporter.locator("#action-transport-document")
+    await transport.locator('[name="document"]').set_input_files(DOCUMENTS / "bill-of-lading.pdf")
+    await transport.get_by_role("button", name="Deliver it").click()
+    await expect(exporter.locator("h1 .badge")).to_have_text("active")
+
+    # Cancelling is a task: the NOPIC stays valid in OID, listed to cancel, until a reviewer confirms it.
+    await reviewer.goto(f"{manual.url}/ui/requests/{request_id}")
+    cancel = reviewer.locator("#action-cancel-certificates")
+    await cancel.get_by_label("Reason").fill("the lot failed analysis")
+    await cancel.get_by_role("button", name="Cancel").click()
+    await expect(reviewer.get_by_role("status")).to_contain_text("stays valid in OID")
+    await expect(reviewer.locator("h1 .badge")).to_have_text("cancelling")
+    await expect(reviewer.locator("#certificates")).to_contain_text("to cancel in OID")
+    await reviewer.goto(f"{manual.url}/ui/queues")
+    to_cancel = reviewer.locator("#to-cancel")
+    await expect(to_cancel).to_contain_text("026-1000000001-000777")
+    await expect(to_cancel).to_contain_text("the lot failed analysis")
+    await snap(reviewer, "10-to-cancel-in-oid")
+    await to_cancel.get_by_label("How NOPIC 026-1000000001-000777 was cancelled in OID").fill("Rita, in OID")
+    await to_cancel.get_by_role("button", name="Cancelled in OID").click()
+    await expect(reviewer.get_by_role("status")).to_contain_text("cancellation in OID is recorded")
+    await expect(reviewer.locator("h1 .badge")).to_have_text("cancelled")
+    await expect(reviewer.locator("#audit")).to_contain_text("is cancelled in OID; by hand: Rita, in OID")
 
 
 async def test_an_exporter_corrects_the_data_a_reviewer_asked_about(
