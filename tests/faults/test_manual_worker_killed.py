@@ -1,0 +1,88 @@
+"""kill -9 of the worker, again and again, while requests go through manual issuance (no OID endpoint at all):
+every confirmation is recorded exactly once, and no NOPIC to cancel in OID drops off the list by a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.lifecycles import audit_sequences, live_states
+from tests.support.manual_lifecycles import actions_recorded, run_manual_lifecycles, to_cancel
+from tests.support.process_stack import FaultStack, fault_stack
+
+pytestmark = pytest.mark.faults
+
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_MANUAL_REQUESTS", "40"))
+KILLS = int(os.environ.get("NOPIC_FAULTS_KILLS", "4"))
+SEED = int(os.environ.get("NOPIC_FAULTS_SEED", str(random.SystemRandom().randrange(10**6))))
+ONCE = ("confirm_operations", "record_certificate_number", "cancel_certificates", "record_cancellation")
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[FaultStack]:
+    async with fault_stack(
+        NOPIC_ISSUANCE_MODE="manual",
+        NOPIC_OID_SANDBOX="false",
+        NOPIC_OID_BASE_URL="http://127.0.0.1:9",
+        NOPIC_ACTIVITY_TIMEOUT_CAP_SECONDS="5",
+        NOPIC_ACTIVITY_RETRY_CAP_SECONDS="1",
+    ) as running:
+        yield running
+
+
+async def test_manual_lifecycles_survive_the_worker_killed_at_random_moments(stack: FaultStack) -> None:
+    print(f"NOPIC_FAULTS_SEED={SEED} NOPIC_FAULTS_MANUAL_REQUESTS={REQUESTS} NOPIC_FAULTS_KILLS={KILLS}")
+    rng = random.Random(SEED)
+
+    async def reviewer_takes_a_while() -> None:  # staff cancel in OID before confirming: tasks pile up
+        await asyncio.sleep(rng.uniform(0.0, 4.0))
+
+    driving = run_manual_lifecycles(stack, REQUESTS, "killed", concurrency=16, between=reviewer_takes_a_while)
+    lifecycles = asyncio.create_task(driving)
+    kills, lost, with_tasks = 0, [], 0
+    async with stack.client(stack.reviewer) as reviewer:
+        while kills < KILLS and not lifecycles.done():
+            await asyncio.wait({lifecycles}, timeout=rng.uniform(1.0, 6.0))
+            before = await to_cancel(reviewer)
+            # The second half of the kills waits for tasks on the list, so a restart meets some.
+            while kills >= KILLS // 2 and not before and not lifecycles.done():
+                await asyncio.wait({lifecycles}, timeout=0.2)
+                before = await to_cancel(reviewer)
+            if lifecycles.done():
+                break
+            with_tasks += bool(before)
+            await stack.kill("worker")
+            kills += 1
+            after = await to_cancel(reviewer)
+            # A task leaves the list only once a reviewer confirmed it (the driver goes on meanwhile).
+            gone = sorted(request_id for request_id, _ in before - after)
+            confirmed = await actions_recorded(stack, gone)
+            lost += [r for r in gone if "record_cancellation" not in confirmed[r]]
+            print(f"kill {kills}: {len(before)} listed before, {len(after)} after, {len(gone)} confirmed")
+    ids = await lifecycles
+    print(f"worker killed {kills} times")
+    assert kills >= 1, "every request finished before the first kill: raise NOPIC_FAULTS_MANUAL_REQUESTS"
+    assert with_tasks >= 1, "no kill met a cancellation on the list: raise NOPIC_FAULTS_MANUAL_REQUESTS"
+    assert not lost, f"cancellations to make in OID dropped off the list by a restart: {lost}"
+
+    states = await live_states(stack, ids)
+    assert {s["status"] for s in states.values()} == {"cancelled"}
+    expected = {rid: list(range(1, s["sequence"] + 1)) for rid, s in states.items()}
+    for _ in range(100):  # the last change is recorded just after the state moves on
+        if (recorded := await audit_sequences(stack, ids)) == expected:
+            break
+        await asyncio.sleep(0.2)
+    assert recorded == expected, "an audit event missing or written twice"
+    for request_id, actions in (await actions_recorded(stack, ids)).items():
+        for action in ONCE:
+            assert actions.count(action) == 1, (request_id, action, actions)
+    async with stack.client(stack.reviewer) as reviewer:
+        assert not {request_id for request_id, _ in await to_cancel(reviewer)} & set(ids)
+    every = await asyncio.to_thread(stack.message_ids, set(ids))
+    repeated = sorted({m for m in every if every.count(m) > 1})
+    assert not repeated, f"{len(repeated)} messages delivered more than once: {repeated[:5]}"
+    assert len(await asyncio.to_thread(stack.message_ids, set(ids), "cancellation")) == 2 * len(ids)
