@@ -54,6 +54,7 @@ EXPECTED = {
     "refused_after_partial_issue_cancelled_in_oid",
     "nopic_issued_after_refusal_cancelled",
     "deadline_cancel_refused_by_oid_retried_and_confirmed",
+    "expired_with_a_cancellation_to_confirm",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

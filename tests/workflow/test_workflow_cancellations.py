@@ -5,6 +5,7 @@ that never fails a run."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -284,3 +285,28 @@ async def test_oid_refusing_a_cancellation_never_fails_the_run_a_reviewer_retrie
     assert [c.status for c in state.certificates] == [CertificateStatus.CANCELLED] * 2
     assert list(service.oid.cancel_reasons) == [coffee]
     await service.save_history(handle, "deadline_cancel_refused_by_oid_retried_and_confirmed")
+
+
+async def test_a_cancellation_still_to_confirm_when_the_timeframe_ends_keeps_the_request_open_until_it_is(
+    workflow_service: Service,
+) -> None:
+    service = workflow_service
+    handle = await service.start(policy=BY_HAND)
+    await issued_by_hand(service, handle)
+    state = await handle.execute_update(NopicRequest.transport_document, service.transport_document())
+    assert state.status is RequestStatus.ACTIVE
+    one = CancelCertificates(**service.action(), commodity_indexes=[1], reason="cocoa lot failed analysis")
+    state = await handle.execute_update(NopicRequest.cancel_certificates, one)
+    assert state.status is RequestStatus.ACTIVE, "the coffee's NOPIC is still in force"
+    assert [c.status for c in state.certificates] == [CertificateStatus.ISSUED, PENDING]
+
+    end = state.form.timeframe.last_day + timedelta(days=2)
+    await service.sleep_until(datetime.combine(end, time(0), tzinfo=UTC))
+    state = await service.until_status(handle, RequestStatus.CANCELLING)
+    assert state.ends_as is RequestStatus.EXPIRED
+    assert [c.status for c in state.certificates] == [CertificateStatus.EXPIRED, PENDING]
+    await handle.execute_update(NopicRequest.record_cancellation, confirmation(service, 1))
+    state = await service.result(handle)
+    assert state.status is RequestStatus.EXPIRED
+    assert [c.status for c in state.certificates] == [CertificateStatus.EXPIRED, CertificateStatus.CANCELLED]
+    await service.save_history(handle, "expired_with_a_cancellation_to_confirm")

@@ -8,7 +8,12 @@ within the timeframe; expire it at the end of the timeframe with a reconciliatio
 
 - `workflow.py`: the `NopicRequest` class and its `run`: which step runs for which status.
 - `procedure.py`: the steps, in the certifier's order.
+- `operations.py`: the operations check before any NOPIC (OID's data within a time, or a reviewer).
+- `cancellations.py`: the one place that cancels NOPICs, per mode (staff's task, or the OID gateway).
 - `handlers.py`: what people do: the updates, the signals and the `state` query.
+- `oid_actions.py`: what people do about OID: confirm the operations, send back to review, confirm or
+  retry a cancellation.
+- `patches.py`: the `workflow.patched` ids, each with the change it guards.
 - `run.py`: what one run shares: the state, its lock, recording a change, continue-as-new.
 - `deadline.py`: waits for deadlines that move (the transport document's, the timeframe's end).
 - `calls.py`: the activities it calls, with their timeouts and retry policies.
