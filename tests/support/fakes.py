@@ -29,7 +29,8 @@ from activities.records import RecordChangeInput, RecordedChange
 
 @dataclass
 class FakeOid:
-    """OID as a test wants it: `unreachable` makes every look-up fail as a dead network does (retried),
+    """OID as a test wants it: `unreachable` (`cancel_unreachable`) makes every look-up (cancellation) fail
+    as a dead network does (retried),
     `refuse_products` and `refuse_cancelling` make OID refuse (for good) to issue or cancel those NOPICs,
     and `hold_issue`, while clear, keeps a creation waiting (an answer slow to come)."""
 
@@ -40,6 +41,7 @@ class FakeOid:
     unreachable: bool = False
     refuse_products: set[str] = field(default_factory=set)
     refuse_cancelling: set[str] = field(default_factory=set)
+    cancel_unreachable: bool = False
     hold_issue: asyncio.Event | None = None
     issue_started: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: int = 0
@@ -75,6 +77,8 @@ class FakeOid:
         return nopic
 
     async def cancel_nopic(self, number: str, reason: str) -> Nopic:
+        if self.cancel_unreachable:
+            raise OidUnavailable("OID could not be reached: connection refused")
         if number in self.refuse_cancelling:
             raise OidError(f"OID refused to cancel NOPIC {number}: it is under investigation")
         if number not in self.nopics:

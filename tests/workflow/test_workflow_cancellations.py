@@ -310,3 +310,31 @@ async def test_a_cancellation_still_to_confirm_when_the_timeframe_ends_keeps_the
     assert state.status is RequestStatus.EXPIRED
     assert [c.status for c in state.certificates] == [CertificateStatus.EXPIRED, CertificateStatus.CANCELLED]
     await service.save_history(handle, "expired_with_a_cancellation_to_confirm")
+
+
+async def test_a_gateway_silent_for_an_hour_leaves_the_cancellation_to_a_reviewer(
+    workflow_service: Service,
+) -> None:
+    service = workflow_service
+    handle = await service.start()
+    state = await service.issued(handle)
+    service.oid.cancel_unreachable = True
+    everything = CancelCertificates(**service.action(), reason="the shipment is off")
+    state = await handle.execute_update(NopicRequest.cancel_certificates, everything)
+    assert state.status is RequestStatus.CANCELLING
+    by_hand = confirmation(service, 0, "cancelled in OID by hand")
+    assert (await refusal(handle.execute_update(NopicRequest.record_cancellation, by_hand))).startswith(
+        "the OID gateway is cancelling NOPIC"
+    )
+    await service.sleep_until(await service.now() + timedelta(hours=3))  # an hour for each, and more
+    state = await service.until(
+        handle, lambda s: all(c.oid_failure for c in s.certificates[:1]), "the gateway given up on"
+    )
+    assert (state.certificates[0].oid_failure or "").startswith("OID did not answer within 60 minutes")
+    for index in (0, 1):
+        await service.until(
+            handle, lambda s, i=index: s.certificates[i].oid_failure is not None, "both given up on"
+        )
+        await handle.execute_update(NopicRequest.record_cancellation, confirmation(service, index))
+    state = await service.result(handle)
+    assert state.status is RequestStatus.CANCELLED and service.oid.cancel_reasons == {}

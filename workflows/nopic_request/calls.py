@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.nopic_numbers import ClaimedNumber, NumberActivities, NumberClaim
@@ -54,6 +54,9 @@ OID_RETRY = RetryPolicy(
     non_retryable_error_types=OID_NON_RETRYABLE_ERRORS,
 )
 OID_TIMEOUT = timedelta(minutes=1)
+# A cancellation the gateway cannot make within this becomes a reviewer's to retry, or to make by hand in
+# OID and confirm: the NOPIC stays listed to cancel meanwhile, and nobody waits for the gateway for good.
+OID_CANCEL_WITHIN = timedelta(hours=1)
 
 # A NOPIC number typed by hand is claimed while the reviewer waits for the answer, under the request's
 # lock: a database that does not answer within this refuses the number ("try again"), never wedges.
@@ -66,6 +69,18 @@ def failure_reason(error: ActivityError) -> str:
     """What went wrong, in the words of the activity that failed."""
     cause = error.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+
+
+def unanswered(error: ActivityError, within: timedelta) -> str | None:
+    """OID did not answer in the time it had: that, with its last answer if any; None for another failure.
+    Out of time, Temporal reports either a timeout or the last attempt's failure (no retry fits)."""
+    cause = error.cause
+    if not (isinstance(cause, TimeoutError) or error.retry_state is RetryState.TIMEOUT):
+        return None
+    minutes = round(within.total_seconds() / 60, 1)
+    last = cause.cause if isinstance(cause, TimeoutError) else cause
+    answer = f" (last: {last.message})" if isinstance(last, ApplicationError) else ""
+    return f"OID did not answer within {minutes:g} minutes{answer}"
 
 
 async def record(change: RecordChangeInput) -> None:
@@ -119,11 +134,13 @@ async def issue_nopic(data: NopicData, idempotency_key: str | None = None) -> Is
 
 async def cancel_in_oid(number: str, reason: str) -> datetime:
     """Cancel one NOPIC through the OID gateway; when it was cancelled there. Raises `ActivityError` when
-    OID refuses, including for a number it does not know (typed by hand, say): staff must see to it."""
+    OID refuses, including for a number it does not know (typed by hand, say), or does not answer within
+    `OID_CANCEL_WITHIN`: staff must see to it then."""
     cancelled = await workflow.execute_activity_method(
         OidActivities.cancel_nopic,
         CancelNopicInput(number=number, reason=reason),
         start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=OID_CANCEL_WITHIN,
         retry_policy=OID_RETRY,
     )
     return cancelled.cancelled_at

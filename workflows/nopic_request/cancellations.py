@@ -146,7 +146,7 @@ class Cancellations(RequestRun):
             try:
                 cancelled_at = await calls.cancel_in_oid(certificate.number, certificate.cancel_reason or "")
             except ActivityError as error:
-                reason = calls.failure_reason(error)
+                reason = calls.unanswered(error, calls.OID_CANCEL_WITHIN) or calls.failure_reason(error)
                 async with self._lock:
                     held = self._held(certificate)
                     if held is not None and held.status is CertificateStatus.CANCELLATION_PENDING:

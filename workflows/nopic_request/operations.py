@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.nopic_request import calls, patches
 from workflows.nopic_request.cancellations import Cancellations
@@ -26,18 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import RequestStatus as Status
 
 ROLES = ("exporter", "importer")
-
-
-def _unavailable(error: ActivityError, within: timedelta) -> str:
-    """Why OID could not say, in words for the reviewer: the time it had, and its last answer if any.
-    Out of time, Temporal reports either a timeout or the last attempt's failure (no retry fits)."""
-    cause = error.cause
-    if isinstance(cause, TimeoutError) or error.retry_state is RetryState.TIMEOUT:
-        minutes = round(within.total_seconds() / 60, 1)
-        last = cause.cause if isinstance(cause, TimeoutError) else cause
-        answer = f" (last: {last.message})" if isinstance(last, ApplicationError) else ""
-        return f"OID did not answer within {minutes:g} minutes{answer}"
-    return calls.failure_reason(error)
 
 
 class OperationsChecks(Cancellations):
@@ -86,7 +74,7 @@ class OperationsChecks(Cancellations):
                 if isinstance(cause, ApplicationError) and cause.type == OperationNotFound.error_type:
                     reason = f"the {role}'s operation {operation_id} is not listed in OID: {cause.message}"
                     return await self._not_certified(reason)
-                why = _unavailable(error, within)
+                why = calls.unanswered(error, within) or calls.failure_reason(error)
                 reason = f"the {role}'s operation {operation_id} could not be checked: {why}"
                 if state.status is Status.ISSUING:
                     async with self._lock:
