@@ -71,12 +71,15 @@ class FaultStack:
         self.stack.running.remove(running)
         await self.stack._start_child(running.child, {**os.environ, "NOPIC_DATABASE_URL": self.database_url})
 
-    async def kill(self, name: str) -> None:
-        """kill -9, no goodbye, then start it again as the supervisor does."""
+    async def kill(self, name: str, *, restart: bool = True) -> _Running:
+        """kill -9, no goodbye, then start it again as the supervisor does; with `restart=False` it stays
+        dead (the test looks at what it left behind) until the test passes it to `start`."""
         running = self.child(name)
         running.process.send_signal(signal.SIGKILL)
         await running.process.wait()
-        await self._start(running)
+        if restart:
+            await self._start(running)
+        return running
 
     async def stop(self, name: str) -> _Running:
         running = self.child(name)
@@ -100,16 +103,43 @@ class FaultStack:
             )
             answer.raise_for_status()
 
-    def message_ids(self, requests: set[str], kind: str | None = None) -> list[str]:
-        """The Message-ID of every message about these requests (of one kind) the SMTP sink received,
-        repeats included."""
+    def messages(self, requests: set[str]) -> list[SinkMessage]:
+        """Every message about these requests that the SMTP sink received, repeats included."""
         parser = BytesParser(policy=policy.default)
-        ids = []
+        found = []
         for path in self.settings.outbox_dir.glob("*.eml"):
             message = parser.parsebytes(path.read_bytes())
-            if message["X-Nopic-Request-Id"] in requests and kind in (None, message["X-Nopic-Kind"]):
-                ids.append(str(message["Message-ID"]))
-        return ids
+            if message["X-Nopic-Request-Id"] in requests:
+                found.append(
+                    SinkMessage(
+                        event_id=str(message["X-Nopic-Event-Id"]),
+                        message_id=str(message["Message-ID"]),
+                        subject=str(message["Subject"]),
+                        to=str(message["To"]),
+                        envelope_to=str(message["X-Sink-Rcpt-To"]),
+                    )
+                )
+        return found
+
+
+@dataclass(frozen=True)
+class SinkMessage:
+    """One message as the SMTP sink stored it: what tells a repeat from another message."""
+
+    event_id: str  # '<request id>:<sequence>:<audience>:<kind>' (activities.notifications.Notification)
+    message_id: str
+    subject: str
+    to: str
+    envelope_to: str
+
+    @property
+    def request_id(self) -> str:
+        return self.event_id.split(":")[0]
+
+    @property
+    def audience_and_kind(self) -> tuple[str, str]:
+        _, _, audience, kind = self.event_id.split(":")
+        return audience, kind
 
 
 def _home() -> Path:
