@@ -182,9 +182,15 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         assert document.content == pdf("bl")
 
 
+# Issuance (OID over HTTP) and mail (PDFs, SMTP) take well under a second; a busy machine gets this long.
+WAIT_SECONDS = 30
+
+
 async def delivered(stack: ApiStack, text: str) -> bool:
     """Whether a message containing `text` reached the SMTP sink (mail goes out in the background)."""
-    for _ in range(50):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while loop.time() < deadline:
         messages = await asyncio.to_thread(lambda: [p.read_text() for p in stack.outbox.glob("*.eml")])
         if any(text in message for message in messages):
             return True
@@ -193,14 +199,17 @@ async def delivered(stack: ApiStack, text: str) -> bool:
 
 
 async def wait_for(http: Any, request_id: str, status: str) -> dict[str, Any]:
-    for _ in range(100):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while True:
         state: dict[str, Any] = (await http.get(f"/requests/{request_id}")).json()["state"]
         if state["status"] == status:
             return state
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"{request_id} never reached {status}: {state['status']}, {state['issuance_blocked']}"
+            )
         await asyncio.sleep(0.1)
-    raise AssertionError(
-        f"{request_id} never reached {status}: {state['status']}, {state['issuance_blocked']}"
-    )
 
 
 async def test_lists_filter_sort_and_page_from_the_read_model(stack: ApiStack) -> None:
