@@ -37,12 +37,19 @@ class RunningSandbox:
         )
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on now, for a child process to take."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A TCP port nothing listens on now, for a child process to take. Never the same one twice in a test
+    run: once a probe is closed the OS may offer its port again, and two children would then want one."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @asynccontextmanager

@@ -281,7 +281,7 @@ async def test_a_refused_recipient_is_final_and_an_absent_server_is_retried(tmp_
         await mailer.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     server.close()
     await server.wait_closed()
-    absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=9, smtp_timeout_seconds=2))
+    absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2))
     with pytest.raises(Exception) as error:
         await absent.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     assert not isinstance(error.value, NotificationUndeliverable)
