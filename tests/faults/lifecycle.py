@@ -249,10 +249,3 @@ async def assert_nothing_lost(stack: FaultStack, ids: list[str]) -> MailReport:
     assert recorded == expected
 
     return await assert_every_message_delivered(stack, ids)
-
-
-async def assert_nothing_lost_nothing_twice(stack: FaultStack, ids: list[str]) -> None:
-    """`assert_nothing_lost`, and no message twice: for faults that cut no send off between the SMTP
-    server's acceptance and the ledger (a server away, the database away for less than an attempt)."""
-    mail = await assert_nothing_lost(stack, ids)
-    assert mail.repeats == 0, f"{mail.repeats} messages delivered more than once: {mail.repeated[:5]}"
