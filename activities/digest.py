@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from temporalio import activity
 
 from activities.mail import SmtpMailer
-from activities.notifications import Sent
+from activities.notifications import LedgerEntry, Sent, sent_before
 from domain.calendar import WorkingCalendar
 from domain.policy import Policy
 from domain.state import RequestStatus
@@ -122,9 +122,12 @@ class DigestActivities:
 
     @activity.defn
     async def send_digest(self, digest: Digest) -> Sent:
-        subject, text, html = self._mailer.templates.render("digest", {"d": digest})
-        # One digest a day: the same day gives the same Message-ID, however often it is retried.
+        # One digest a day: the same day gives the same Message-ID, however often it is retried, and the
+        # ledger of sent messages answers a retry after it went (at least once, as every message).
         event_id = f"digest:{digest.day.isoformat()}"
+        if (earlier := await sent_before(self._db, event_id)) is not None:
+            return earlier
+        subject, text, html = self._mailer.templates.render("digest", {"d": digest})
         message = self._mailer.build(
             event_id=event_id,
             to=[self._review_team_email],
@@ -133,7 +136,7 @@ class DigestActivities:
             html=html,
             headers={"X-Nopic-Kind": "daily_digest"},
         )
-        await self._mailer.deliver(message)
+        await self._mailer.deliver(message, LedgerEntry.of_this_attempt(self._db, event_id))
         activity.logger.info("daily digest sent", extra={"day": digest.day.isoformat()})
         return Sent(event_id=event_id, recipients=[self._review_team_email])
 

@@ -178,6 +178,12 @@ WHERE event_id = $1 AND sending_attempt = $2 AND sent_at IS NULL
 """
 
 
+async def sent_before(db: asyncpg.Pool, event_id: str) -> Sent | None:
+    """The message as the ledger has it sent, by an earlier attempt; None if it was not."""
+    recipients = await db.fetchval(_SENT, event_id)
+    return None if recipients is None else Sent(event_id=event_id, recipients=list(recipients))
+
+
 class LedgerEntry:
     """One message's row in `sent_messages`, as one activity attempt writes it (a `Delivery`)."""
 
@@ -187,6 +193,13 @@ class LedgerEntry:
         self.attempt = attempt
         # How long the "sent" mark may wait for a database that is restarting.
         self._patience = patience.total_seconds()
+
+    @classmethod
+    def of_this_attempt(cls, db: asyncpg.Pool, event_id: str) -> LedgerEntry:
+        """The entry the running activity attempt writes; the sent mark waits up to 80% of its time."""
+        info = activity.info()
+        attempt_time = info.start_to_close_timeout or timedelta(0)
+        return cls(db, event_id, info.attempt, 0.8 * attempt_time)
 
     async def sending(self) -> None:
         async with self._db.acquire() as conn, conn.transaction():
@@ -243,10 +256,7 @@ class NotificationActivities:
     async def notify(self, notification: Notification) -> Sent:
         if self._db is None:
             return await self._mailer.send(notification)
-        recipients = await self._db.fetchval(_SENT, notification.event_id)
-        if recipients is not None:
-            return Sent(event_id=notification.event_id, recipients=list(recipients))
-        info = activity.info()
-        attempt_time = info.start_to_close_timeout or timedelta(0)
-        entry = LedgerEntry(self._db, notification.event_id, info.attempt, 0.8 * attempt_time)
+        if (earlier := await sent_before(self._db, notification.event_id)) is not None:
+            return earlier
+        entry = LedgerEntry.of_this_attempt(self._db, notification.event_id)
         return await self._mailer.send(notification, entry)
