@@ -7,6 +7,7 @@ Every call that fails for a reason retrying may cure (the connection, a 5xx) is 
 from __future__ import annotations
 
 import asyncio
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -158,11 +159,16 @@ class MailReport:
     repeats: int  # copies at the sink beyond each message's first
     repeated: list[str]  # event ids of the messages that arrived more than once
     possible_repeats: int  # sends the ledger saw begin over an earlier send that was cut off
+    # From the sending mark to the sent mark, the last send of each message: how long a kill has to cut
+    # one off (the part after the server's 250 is where a cut makes a repeat).
+    send_ms_median: float
+    send_ms_p99: float
 
     def __str__(self) -> str:
         return (
             f"mail: {self.messages} messages, {self.repeats} repeats at the sink, "
-            f"{self.possible_repeats} possible repeats counted by the ledger"
+            f"{self.possible_repeats} possible repeats counted by the ledger; sending mark to sent mark "
+            f"median {self.send_ms_median:.1f} ms, p99 {self.send_ms_p99:.1f} ms"
         )
 
 
@@ -214,11 +220,14 @@ async def assert_every_message_delivered(stack: FaultStack, ids: list[str]) -> M
             f"{same[0].event_id} arrived {len(same)} times, the ledger saw {row['possible_repeats']} "
             f"possible repeats: {dict(row)}"
         )
+    sends = sorted((row["sent_at"] - row["sending_at"]).total_seconds() * 1000 for row in ledger.values())
     return MailReport(
         messages=len(copies),
         repeats=sum(len(same) - 1 for same in copies.values()),
         repeated=repeated,
         possible_repeats=sum(row["possible_repeats"] for row in ledger.values()),
+        send_ms_median=statistics.median(sends),
+        send_ms_p99=sends[int(0.99 * (len(sends) - 1))],
     )
 
 

@@ -65,7 +65,7 @@ async def test_requests_survive_the_worker_killed_at_random_moments(stack: Fault
     assert kills >= 1, "every request finished before the first kill: raise NOPIC_FAULTS_REQUESTS"
     await stack.set_oid_faults(Faults())
     mail = await assert_nothing_lost(stack, ids)
-    print(mail)
+    print(mail, *(f"\n  repeated: {event_id}" for event_id in mail.repeated), sep="")
     # One kill may cut off several sends at once; each can repeat its message once at most.
     assert mail.repeats <= len(cut_off), f"{mail}, but kills cut off only {len(cut_off)} sends"
     cut_off_events = {event_id for event_id, _ in cut_off}
