@@ -15,7 +15,8 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -117,6 +118,10 @@ class FaultStack:
                         subject=str(message["Subject"]),
                         to=str(message["To"]),
                         envelope_to=str(message["X-Sink-Rcpt-To"]),
+                        # The sink names each file by the moment it took the message, just before its 250.
+                        stored_at=datetime.strptime(path.name.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(
+                            tzinfo=UTC
+                        ),
                     )
                 )
         return found
@@ -131,6 +136,7 @@ class SinkMessage:
     subject: str
     to: str
     envelope_to: str
+    stored_at: datetime = field(compare=False)  # not part of what makes two copies the same message
 
     @property
     def request_id(self) -> str:
