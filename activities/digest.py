@@ -14,7 +14,7 @@ import asyncpg
 from pydantic import AwareDatetime, BaseModel, Field
 from temporalio import activity
 
-from activities.notifications import Mailer, Sent
+from activities.notifications import LedgerEntry, Mailer, Sent, sent_before
 from activities.records import RequestSummary
 from activities.records_pg import CertificateRow, attention_lists
 from domain.calendar import WorkingCalendar
@@ -38,6 +38,11 @@ class Digest(BaseModel):
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
     to_cancel: list[CertificateRow] = Field(default_factory=list)
+
+    @property
+    def event_id(self) -> str:
+        """One digest a day: the same day gives the same Message-ID, however often it is retried."""
+        return f"digest:{self.day.isoformat()}"
 
 
 def horizon_of(calendar: WorkingCalendar, today: date, working_days: int = SOON_WORKING_DAYS) -> date:
@@ -74,6 +79,9 @@ class DigestActivities:
 
     @activity.defn
     async def send_digest(self, digest: Digest) -> Sent:
-        sent = await self._mailer.send_digest(digest)
+        # The ledger of sent messages answers a retry after the digest went (at least once, as every message).
+        if (earlier := await sent_before(self._db, digest.event_id)) is not None:
+            return earlier
+        sent = await self._mailer.send_digest(digest, LedgerEntry.of_this_attempt(self._db, digest.event_id))
         activity.logger.info("daily digest sent", extra={"day": digest.day.isoformat()})
         return sent

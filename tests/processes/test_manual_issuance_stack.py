@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support.lifecycles import call, supporting_documents
+from tests.support.lifecycles import assert_every_message_delivered, call, supporting_documents
 from tests.support.manual_lifecycles import (
     CANCEL_REASON,
+    MANUAL_LIFECYCLE_MAIL,
     act,
     actions_recorded,
     nopic_number,
@@ -59,9 +60,13 @@ async def test_manual_issuance_needs_no_oid_endpoint_from_submission_to_cancelle
         for once in ("confirm_operations", "record_certificate_number", "cancel_certificates"):
             assert actions.count(once) == 1, (request_id, actions)
         assert actions[-1] == "record_cancellation", (request_id, actions)
-    # The exporter and the importer heard of the cancellation once it was done, once each.
-    cancellations = await asyncio.to_thread(stack.message_ids, set(ids), "cancellation")
-    assert len(cancellations) == len(set(cancellations)) == 2 * len(ids)
+    # Every message of each lifecycle, the task to cancel and the cancellation's news among them, once each.
+    mail = await assert_every_message_delivered(stack, ids, MANUAL_LIFECYCLE_MAIL)
+    assert mail.repeats == 0, mail
+    messages = await asyncio.to_thread(stack.messages, set(ids))
+    assert sorted(m.audience_and_kind for m in messages if m.event_id.endswith(":cancellation")) == (
+        [("exporter", "cancellation")] * len(ids) + [("importer", "cancellation")] * len(ids)
+    )
 
 
 async def test_a_number_another_request_holds_is_refused_within_a_second_and_that_request_answers(

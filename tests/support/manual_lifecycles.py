@@ -16,6 +16,17 @@ from tests.support.process_stack import FaultStack
 from tests.support.stack import EXPORTER_OPERATION, request_body
 
 CANCEL_REASON = "the consignment was not shipped"
+# What each manual lifecycle mails, as (audience, kind): as any lifecycle, then the review team's task to
+# cancel the NOPIC in OID, and the exporter and the importer once it is cancelled there.
+MANUAL_LIFECYCLE_MAIL = {
+    ("review_team", "new_request"),
+    ("exporter", "nopic_issued"),
+    ("importer", "nopic_issued"),
+    ("review_team", "documents_received"),
+    ("review_team", "cancellation_requested"),
+    ("exporter", "cancellation"),
+    ("importer", "cancellation"),
+}
 
 
 def nopic_number(index: int) -> str:
