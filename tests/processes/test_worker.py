@@ -11,6 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 import worker
 from activities import build_activities
+from activities.oid_http import HttpOidGateway
+from activities.oid_public import PublicDataOperations
 from core.settings import Settings
 from tests.support.workflows import StampInput, WaitThenStamp, stamp_checklist
 from workflows.digest import DailyDigest
@@ -33,6 +35,18 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
         "release_nopic_number",
         "send_digest",
     ]
+
+
+async def test_the_operations_check_asks_oid_s_public_data_once_it_has_a_key_else_the_gateway(
+    db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    keyed = worker.adapters(Settings(home=tmp_path, oid_data_key="k", oid_data_url=USDA_DATA), db_pool)
+    assert isinstance(keyed.operations, PublicDataOperations)
+    plain = worker.adapters(Settings(home=tmp_path), db_pool)
+    assert plain.operations is plain.oid and isinstance(plain.oid, HttpOidGateway)
+
+
+USDA_DATA = "https://organicapi.ams.usda.gov/IntegrityPubDataServices/OidPublicDataService.svc"
 
 
 async def test_registered_workflows_and_activities_run_on_the_task_queue(
