@@ -48,6 +48,11 @@ class NotificationKind(StrEnum):
     NOPIC_ISSUED = "nopic_issued"
     # exporter and importer (and review team when the deadline passed)
     CANCELLATION = "cancellation"
+    # added with the procedure's unhappy paths
+    DEPARTURE_REMINDER = "departure_reminder"  # exporter: items due before departure still missing
+    DEADLINE_MOVED = "deadline_moved"  # review team: every move of the customs deadline
+    DEADLINE_MOVE_REQUESTED = "deadline_move_requested"  # review team: an exporter's move past the allowance
+    DEADLINE_MOVE_DECIDED = "deadline_move_decided"  # exporter: the reviewer accepted or declined it
 
 
 class Notification(BaseModel):
@@ -83,6 +88,14 @@ class Notification(BaseModel):
         default=None, description="How long before the customs deadline this reminder goes out."
     )
     reconciliation: list[ReconciliationLine] = Field(default_factory=list)
+    due_by: AwareDatetime | None = Field(
+        default=None,
+        description="What the message is due by, when not the customs deadline: the departure, a grace "
+        "period's end, a move asked for.",
+    )
+    previous_deadline: AwareDatetime | None = Field(
+        default=None, description="The customs deadline before a move (deadline_moved, deadline_move_*)."
+    )
 
     @classmethod
     def about(

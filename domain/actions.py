@@ -23,6 +23,8 @@ from domain.state import (
 
 REVIEWER = frozenset({Role.REVIEWER})
 EXPORTER_OR_REVIEWER = frozenset({Role.EXPORTER, Role.REVIEWER})
+DEADLINE_MOVABLE = UNDER_REVIEW | {RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT}
+"""Until the first shipment's transport document is in, its customs deadline is what the request waits for."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         slug="update-eta",
         roles=EXPORTER_OR_REVIEWER,
         # Until the transport document is in: the customs deadline it sets is what the request waits for.
-        statuses=UNDER_REVIEW | {RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT},
-        summary="Move the ETA and expected clearance",
+        statuses=DEADLINE_MOVABLE,
+        summary="Move the ETA and expected clearance (and the ETD, before issue)",
     ),
     ActionSpec(
         messages.RecordShipment,
@@ -126,6 +128,22 @@ ACTIONS: tuple[ActionSpec, ...] = (
         roles=REVIEWER,
         statuses=NOPICS_IN_FORCE,
         summary="Cancel one certificate or all of them, with a reason",
+    ),
+    ActionSpec(
+        messages.AcceptDeadlineMove,
+        update="accept_deadline_move",
+        slug="accept-eta-move",
+        roles=REVIEWER,
+        statuses=DEADLINE_MOVABLE,
+        summary="Accept the exporter's move of the customs deadline past the allowance",
+    ),
+    ActionSpec(
+        messages.DeclineDeadlineMove,
+        update="decline_deadline_move",
+        slug="decline-eta-move",
+        roles=REVIEWER,
+        statuses=DEADLINE_MOVABLE,
+        summary="Decline the exporter's move of the customs deadline, with a reason",
     ),
     # Its body is the whole request form, checked as a new submission is, so its route is its own.
     ActionSpec(

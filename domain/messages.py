@@ -79,10 +79,17 @@ class RejectTransportDocument(Action):
 
 
 class UpdateEta(Action):
-    """A new ETA and expected clearance: the customs deadline moves with them."""
+    """A new ETA (and expected clearance, and ETD): the customs deadline moves with them. An exporter moves
+    it up to the policy's allowance past the timeframe's last day; a move further waits for a reviewer."""
 
     eta: AwareDatetime
-    expected_clearance: AwareDatetime | None = None
+    expected_clearance: AwareDatetime | None = Field(
+        default=None, description="A new expected clearance; none given keeps the one before."
+    )
+    etd: date | None = Field(default=None, description="A new ETD within the timeframe, before issue.")
+    clear_expected_clearance: bool = Field(
+        default=False, description="Drop the expected clearance: the customs deadline becomes the ETA."
+    )
 
 
 class RecordShipment(Action):
@@ -99,4 +106,16 @@ class CancelCertificates(Action):
     commodity_indexes: list[int] | None = Field(
         default=None, description="The certificates to cancel, by commodity index; none given means all."
     )
+    reason: Text
+
+
+class AcceptDeadlineMove(Action):
+    """The reviewer accepts the exporter's move of the customs deadline past the allowance."""
+
+    note: Text | None = None
+
+
+class DeclineDeadlineMove(Action):
+    """The reviewer declines the exporter's move of the customs deadline; the deadline stays."""
+
     reason: Text

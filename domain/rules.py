@@ -4,21 +4,28 @@ The workflow asks `why_not` twice for each action: in the update's validator, so
 the history, and again under its lock before applying it, because the state may have moved meanwhile.
 Who may take an action, and in which statuses, comes from the action list (`domain.actions`). Each
 reason is a sentence for the person who tried; the API, the dashboard and the tests show it word for word.
+
+Some rules changed while requests were under way (`Change`): the handler of an action in a history written
+before a change judges it by the rule of its day, so the history replays the same.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import ValidationError
 
 from domain.actions import spec_of
 from domain.certificates import shipment_problem
+from domain.deadlines import deadline_passed, decision_problem, move_problem
 from domain.messages import (
+    AcceptDeadlineMove,
     Action,
     Approve,
     CancelCertificates,
     CorrectRequestData,
+    DeclineDeadlineMove,
     RecordCertificateNumber,
     RecordShipment,
     Refuse,
@@ -35,15 +42,33 @@ from domain.request import DocumentKind, NopicRequestForm, Shipment, check_docum
 from domain.state import CertificateStatus, RequestState, RequestStatus, Requirement
 
 
-def why_not(state: RequestState, action: Action, now: datetime, *, operations_checked: bool) -> str | None:
+class Change(StrEnum):
+    """A change of the rules made while requests were under way (the workflow's patch `paths-<change>`)."""
+
+    DEADLINES = "deadlines"  # nothing issued after the customs deadline; moves of the deadline
+
+
+CURRENT = frozenset(Change)
+"""The rules of today: for every new action."""
+
+
+def why_not(
+    state: RequestState,
+    action: Action,
+    now: datetime,
+    *,
+    operations_checked: bool,
+    changes: frozenset[Change] = CURRENT,
+) -> str | None:
     """Why the request does not take `action` now, or None when it does.
 
     `operations_checked` is a fact of the workflow's current run: OID confirmed that the exporter and the
-    importer are certified, so NOPIC numbers may be recorded by hand.
+    importer are certified, so NOPIC numbers may be recorded by hand. `changes`: the rule changes in force
+    for this judgement (all of them, but for an action of an older history).
     """
     match action:
         case Approve():
-            return _approve(state, action)
+            return _approve(state, action, now, changes)
         case RequestCorrections() | Refuse() | Withdraw():
             return not_allowed(state, action)
         case SubmitDocuments():
@@ -51,17 +76,19 @@ def why_not(state: RequestState, action: Action, now: datetime, *, operations_ch
         case CorrectRequestData():
             return _correct_request_data(state, action)
         case RecordCertificateNumber():
-            return _record_certificate_number(state, action, operations_checked)
+            return _record_certificate_number(state, action, operations_checked, now, changes)
         case SubmitTransportDocument():
             return _transport_document(state, action)
         case RejectTransportDocument():
             return _reject_transport_document(state, action)
         case UpdateEta():
-            return _update_eta(state, action, now)
+            return _update_eta(state, action, now, changes)
         case RecordShipment():
             return not_allowed(state, action) or shipment_problem(state, action.shipped_on, action.quantities)
         case CancelCertificates():
             return _cancel_certificates(state, action)
+        case AcceptDeadlineMove() | DeclineDeadlineMove():
+            return not_allowed(state, action) or decision_problem(state, now)
     raise TypeError(f"no rule for {type(action).__name__}")
 
 
@@ -87,13 +114,14 @@ def corrected_form(current: NopicRequestForm, corrected: NopicRequestForm) -> No
 
 
 def moved_shipment(current: Shipment, action: UpdateEta) -> Shipment:
-    """The shipment with the new ETA and expected clearance, and so a new customs deadline."""
+    """The shipment with the new ETA and expected clearance, as an update moved it before the deadline
+    rules changed (`domain.deadlines.moved_shipment` since): no expected clearance given drops it."""
     return Shipment.model_validate(
         {**current.model_dump(), "eta": action.eta, "expected_clearance": action.expected_clearance}
     )
 
 
-def _approve(state: RequestState, action: Approve) -> str | None:
+def _approve(state: RequestState, action: Approve, now: datetime, changes: frozenset[Change]) -> str | None:
     refusal = not_allowed(state, action)
     if refusal is not None:
         return refusal
@@ -102,6 +130,8 @@ def _approve(state: RequestState, action: Approve) -> str | None:
         return "approval refused: still missing " + "; ".join(i.description for i in missing)
     if state.corrections_requested:
         return "approval refused: the corrections requested are still open"
+    if Change.DEADLINES in changes:
+        return deadline_passed(state, "approval", now)
     return None
 
 
@@ -125,7 +155,11 @@ def _correct_request_data(state: RequestState, action: CorrectRequestData) -> st
 
 
 def _record_certificate_number(
-    state: RequestState, action: RecordCertificateNumber, operations_checked: bool
+    state: RequestState,
+    action: RecordCertificateNumber,
+    operations_checked: bool,
+    now: datetime,
+    changes: frozenset[Change],
 ) -> str | None:
     if state.policy.issuance_mode is not IssuanceMode.MANUAL:
         return "NOPIC numbers are recorded by hand only in manual issuance mode"
@@ -145,6 +179,9 @@ def _record_certificate_number(
         return problem
     if any(c.number == action.number for c in state.certificates):
         return f"{action.number} is already the NOPIC of another commodity of this request"
+    pending = [c for c in state.certificates if c.status is CertificateStatus.PENDING]
+    if Change.DEADLINES in changes and len(pending) == 1:
+        return deadline_passed(state, "the last NOPIC number", now)
     return None
 
 
@@ -161,7 +198,11 @@ def _reject_transport_document(state: RequestState, action: RejectTransportDocum
     return refusal
 
 
-def _update_eta(state: RequestState, action: UpdateEta, now: datetime) -> str | None:
+def _update_eta(
+    state: RequestState, action: UpdateEta, now: datetime, changes: frozenset[Change]
+) -> str | None:
+    if Change.DEADLINES in changes:
+        return move_problem(state, action, now) or not_allowed(state, action)
     try:
         shipment = moved_shipment(state.form.shipment, action)
     except ValidationError as error:

@@ -19,6 +19,7 @@ from domain.request import (
     Kilograms,
     NopicRequestForm,
     RequestId,
+    Shipment,
     Text,
 )
 
@@ -140,6 +141,19 @@ class ShipmentRecord(BaseModel):
     recorded_at: AwareDatetime
 
 
+class DeadlineMove(BaseModel):
+    """An exporter's move of the customs deadline past the allowance, waiting for a reviewer's decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    requested_by: Actor
+    requested_at: AwareDatetime
+    shipment: Shipment = Field(description="The shipment as it would read with the move.")
+    customs_deadline: AwareDatetime
+    previous_deadline: AwareDatetime
+
+
 class ReconciliationLine(BaseModel):
     """At the end of the timeframe: what was certified and what was shipped, per commodity."""
 
@@ -199,6 +213,23 @@ class RequestState(BaseModel):
     history: list[ActionRecord] = Field(default_factory=list)
     sequence: int = Field(default=0, description="Number of state changes recorded in the audit trail.")
     updated_at: datetime
+    # Added later, each with the default a request started before it had.
+    grace_until: AwareDatetime | None = Field(
+        default=None,
+        description="The grace period a rejected transport document of the first shipment opened: a "
+        "compliant one may still come until then (or until the customs deadline, if later).",
+    )
+    grace_reminded: bool = False
+    transport_document_rejection: str | None = Field(
+        default=None, description="Why the first shipment's transport document was rejected, until one is."
+    )
+    departure_reminders_sent: list[timedelta] = Field(
+        default_factory=list, description="Offsets before departure already reminded of items due then."
+    )
+    departure_checked: bool = Field(
+        default=False, description="The ETD came: items due before departure still missing are flagged."
+    )
+    pending_deadline_move: DeadlineMove | None = None
 
     def has_action(self, action_id: str) -> bool:
         return any(entry.action_id == action_id for entry in self.history)
@@ -212,6 +243,11 @@ class RequestState(BaseModel):
             (q.net_kg for s in self.shipments for q in s.quantities if q.commodity_index == commodity_index),
             Decimal(0),
         )
+
+    @property
+    def departed_missing(self) -> list[ChecklistItem]:
+        """Items due before departure still missing once the ETD came: flagged on the reviewers' queues."""
+        return self.missing(Requirement.BEFORE_DEPARTURE) if self.departure_checked else []
 
 
 class NopicRequestInput(BaseModel):

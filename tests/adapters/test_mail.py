@@ -166,6 +166,49 @@ EVERY_MESSAGE = [
 ]
 
 
+# The messages of the procedure's unhappy paths, each with what it is about.
+DUE_BY = datetime(2026, 4, 2, 22, 0, tzinfo=UTC)
+PREVIOUS = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
+UNHAPPY_PATHS = [
+    (NotificationKind.DEPARTURE_REMINDER, {}, "leaves on 2026-03-10. These documents are due before it does"),
+    (NotificationKind.DEADLINE_MOVED, {}, "moved from 2026-03-20 09:00 CET to 2026-03-24 09:00 CET"),
+    (NotificationKind.DEADLINE_MOVE_REQUESTED, {}, "from 2026-03-20 09:00 CET to 2026-04-03 00:00 CEST"),
+    (NotificationKind.DEADLINE_MOVE_DECIDED, {"message": "declined: too far"}, "is declined: too far"),
+    (
+        NotificationKind.TRANSPORT_REMINDER,
+        {},
+        "The grace period for a compliant definitive transport document",
+    ),
+    (NotificationKind.TRANSPORT_DOCUMENT_REJECTED, {}, "the grace period left after the customs deadline"),
+]
+
+
+@pytest.mark.parametrize(("kind", "details", "expected"), UNHAPPY_PATHS)
+def test_every_message_of_the_unhappy_paths_renders_what_it_is_about(
+    kind: NotificationKind, details: dict[str, Any], expected: str
+) -> None:
+    audience = (
+        Audience.REVIEW_TEAM
+        if kind.value.startswith(("deadline_moved", "deadline_move_req"))
+        else (Audience.EXPORTER)
+    )
+    missing = [
+        ChecklistItem(
+            item="phytosanitary_certificate",
+            description="phytosanitary certificate",
+            required=Requirement.BEFORE_DEPARTURE,
+            accepted_kinds=["phytosanitary_certificate"],
+        )
+    ]
+    fields: dict[str, Any] = {"due_by": DUE_BY, "previous_deadline": PREVIOUS, "missing": missing}
+    message = SmtpMailer(Settings()).compose(notification(kind, audience, **{**fields, **details}))
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    assert expected in " ".join(text.get_content().split())
+    assert message["Subject"]
+
+
 @pytest.mark.parametrize(("kind", "audience", "expected"), EVERY_MESSAGE)
 def test_every_notification_renders_text_and_html(
     kind: NotificationKind, audience: Audience, expected: str

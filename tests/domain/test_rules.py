@@ -11,9 +11,11 @@ from domain import messages
 from domain.actions import ACTIONS
 from domain.certificates import one_nopic_per_commodity
 from domain.checklist import checklist
+from domain.deadlines import moved_shipment
 from domain.policy import IssuanceMode, Policy
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm
-from domain.rules import corrected_form, moved_shipment, not_allowed, why_not
+from domain.rules import Change, corrected_form, not_allowed, why_not
+from domain.rules import moved_shipment as old_moved_shipment
 from domain.state import (
     AWAITING_REVIEW,
     BEFORE_APPROVAL,
@@ -131,6 +133,7 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
             "transport_document": definitive("bl-2"),
         },
         messages.CancelCertificates: {"reason": "lot failed"},
+        messages.DeclineDeadlineMove: {"reason": "too far"},
     }
     return action(model, actor, **fields.get(model, {}))
 
@@ -257,11 +260,35 @@ def test_a_new_eta_must_be_consistent_and_its_customs_deadline_still_ahead() -> 
         "eta: the estimated arrival is before the estimated departure (etd)"
     )
     moved = action(messages.UpdateEta, EXPORTER, eta=datetime(2026, 3, 30, 8, 0, tzinfo=UTC))
-    assert moved_shipment(state.form.shipment, moved).customs_deadline == moved.eta
+    assert moved_shipment(state.form.shipment, moved, keep_clearance=True).customs_deadline == moved.eta
     assert refusal(state, moved) is None
     assert why_not(state, moved, moved.eta, operations_checked=True) == (
-        f"the new customs deadline {moved.eta.isoformat()} is already past"
+        "the new customs deadline 2026-03-30 10:00 CEST is already past"
     )
+
+
+def test_an_eta_alone_keeps_the_expected_clearance_unless_it_is_cleared() -> None:
+    clearance = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
+    shipment = form().shipment.model_copy(update={"expected_clearance": clearance})
+    eta = datetime(2026, 3, 25, 8, 0, tzinfo=UTC)
+    alone = action(messages.UpdateEta, EXPORTER, eta=eta)
+    assert moved_shipment(shipment, alone, keep_clearance=True).customs_deadline == clearance
+    cleared = action(messages.UpdateEta, EXPORTER, eta=eta, clear_expected_clearance=True)
+    assert moved_shipment(shipment, cleared, keep_clearance=True).customs_deadline == eta
+    assert old_moved_shipment(shipment, alone).customs_deadline == eta, "as requests started before did"
+
+
+def test_nothing_is_issued_after_the_customs_deadline_and_the_reason_says_to_move_the_eta() -> None:
+    state = request(Status.IN_REVIEW)
+    after = state.customs_deadline + timedelta(minutes=1)
+    expected = (
+        "approval refused: the customs-clearance deadline 2026-03-24 09:00 CET has passed, so NOPICs issued "
+        "now would be cancelled at once; move the ETA / expected clearance first (update-eta)"
+    )
+    assert why_not(state, action(messages.Approve), after, operations_checked=True) == expected
+    assert why_not(state, action(messages.Approve), NOW, operations_checked=True) is None
+    older = frozenset(Change) - {Change.DEADLINES}
+    assert why_not(state, action(messages.Approve), after, operations_checked=True, changes=older) is None
 
 
 def test_shipments_only_while_active_within_what_was_certified() -> None:

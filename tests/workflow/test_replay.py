@@ -36,6 +36,14 @@ EXPECTED = {
     "shipments",
     "expired_with_reconciliation",
     "cancelled_by_reviewer",
+    "approval_refused_after_customs_deadline",
+    "last_number_refused_after_customs_deadline",
+    "grace_period_then_compliant_transport_document",
+    "grace_period_ended_cancelled",
+    "deadline_passed_phytosanitary_certificate_missing",
+    "reminders_at_the_local_hour",
+    "departure_with_phytosanitary_certificate_missing",
+    "customs_deadline_moves",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.nopic_request.procedure import Procedure
+from workflows.nopic_request.moves import DeadlineMoves
 from workflows.nopic_request.run import lead_time
 
 with workflow.unsafe.imports_passed_through():
@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateEta,
         Withdraw,
     )
-    from domain.rules import corrected_form, moved_shipment, why_not
+    from domain.rules import CURRENT, Change, corrected_form, moved_shipment, why_not
     from domain.state import (
         UNDER_REVIEW,
         CertificateStatus,
@@ -60,7 +60,7 @@ def refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type=ACTION_REFUSED, non_retryable=True)
 
 
-class Handlers(Procedure):
+class Handlers(DeadlineMoves):
     @workflow.query
     def state(self) -> RequestState:
         return self._state
@@ -220,6 +220,9 @@ class Handlers(Procedure):
     async def _transport_document(self, action: SubmitTransportDocument) -> None:
         state = self._state
         state.transport_document = action.document
+        if self._since(Change.DEADLINES):
+            state.grace_until = None  # a compliant one came: nothing is left to wait for
+            state.transport_document_rejection = None
         self._set_form(state.form.model_copy(update={"documents": [*state.form.documents, action.document]}))
         await self._record("transport_document", action.actor, action.action_id, payload=action)
         await self._notify(Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM)
@@ -234,11 +237,15 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _reject_transport_document(self, action: RejectTransportDocument) -> None:
-        """Not compliant: the request waits again for a definitive transport document, same deadline."""
+        """Not compliant: the request waits again for a definitive transport document, same deadline (or
+        the end of the grace period it opens, when the deadline is at hand)."""
         state = self._state
         rejected = state.transport_document
         state.transport_document = None
         state.status = Status.AWAITING_TRANSPORT_DOCUMENT
+        if self._since(Change.DEADLINES):
+            state.transport_document_rejection = action.reason
+            self.open_grace_if_no_time_left()
         self._set_form(state.form)
         await self._record(
             "reject_transport_document",
@@ -251,6 +258,7 @@ class Handlers(Procedure):
             Audience.EXPORTER,
             message=action.reason,
             missing=state.missing(),
+            due_by=max(state.grace_until, state.customs_deadline) if state.grace_until else None,
         )
 
     @workflow.update
@@ -263,6 +271,9 @@ class Handlers(Procedure):
 
     async def _update_eta(self, action: UpdateEta) -> None:
         """The customs deadline moves; the wait for the transport document re-arms to it, reminders too."""
+        if self._since(Change.DEADLINES):
+            await self.take_eta_update(action)
+            return
         state = self._state
         shipment = moved_shipment(state.form.shipment, action)
         previous = state.customs_deadline
@@ -346,12 +357,17 @@ class Handlers(Procedure):
 
     # ------------------------------------------------------------ how every action is judged and applied
 
-    def _validate(self, action: Action) -> None:
+    def _validate(self, action: Action, changes: frozenset[Change] | None = None) -> None:
         if self._state.has_action(action.action_id):
             return  # a repeat: the handler answers with the state, changing nothing
         if self._state.status is Status.RECEIVED:
             return  # not checked in yet: the handler waits for check-in, then judges the action
-        reason = why_not(self._state, action, workflow.now(), operations_checked=self._operations_checked)
+        if changes is None:
+            # A validator may not ask which rules the run follows: it takes what a handler found, or today's.
+            changes = CURRENT if self._changes_in_force is None else self._changes_in_force
+        reason = why_not(
+            self._state, action, workflow.now(), operations_checked=self._operations_checked, changes=changes
+        )
         if reason is not None:
             raise refused(reason)
 
@@ -361,7 +377,7 @@ class Handlers(Procedure):
         # Under the lock: `apply` awaits activities, and another handler must not change the state meanwhile.
         async with self._lock:
             if not self._state.has_action(action.action_id):
-                self._validate(action)
+                self._validate(action, self._changes())
                 await apply(action)
         return self._state
 

@@ -6,25 +6,30 @@ transport document before the customs-clearance deadline, reminding the exporter
 when it never comes; keep the request active while shipments are made within the timeframe; expire it at
 the end of the timeframe with a reconciliation. Which step runs is decided by the status alone
 (`NopicRequest.run`), so a run that continued as new picks up where the last one stopped.
+
+Every step that waits keeps the request's time meanwhile (`timekeeping.py`): reminders, deadlines,
+departure, expiry, whichever comes due; what each does is `ring`, here and in `alarms.py`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.nopic_request import calls
 from workflows.nopic_request.deadline import Alarm, MovableDeadline
-from workflows.nopic_request.run import RequestRun
+from workflows.nopic_request.timekeeping import Timekeeping
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
     from activities.oid import NopicData
     from domain.certificates import reconciliation
+    from domain.deadlines import missed_deadline_reason
     from domain.policy import IssuanceMode
+    from domain.schedule import Due, DueKind, timeframe_end
     from domain.state import (
         SYSTEM,
         UNDER_REVIEW,
@@ -37,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import RequestStatus as Status
 
 
-class Procedure(RequestRun):
+class Procedure(Timekeeping):
     # ------------------------------------------------------------ 1. receive the request, check documents
 
     async def receive(self, submitted_by: Actor) -> None:
@@ -73,6 +78,9 @@ class Procedure(RequestRun):
     # ------------------------------------------------------------ 2. review: the reviewer's actions decide
 
     async def wait_for_review(self) -> None:
+        if self._keeps_time():
+            await self.keep_time(lambda: self._state.status not in UNDER_REVIEW)
+            return
         await workflow.wait_condition(
             lambda: self._state.status not in UNDER_REVIEW or self._continue_as_new_due()
         )
@@ -97,13 +105,15 @@ class Procedure(RequestRun):
                         return
         else:
             # Manual mode: staff create each NOPIC in OID by hand and record its number (an update).
-            await workflow.wait_condition(
-                lambda: (
-                    self._state.status is not Status.ISSUING
-                    or all(c.status is not CertificateStatus.PENDING for c in self._state.certificates)
-                    or self._continue_as_new_due()
+            def recorded() -> bool:
+                return self._state.status is not Status.ISSUING or all(
+                    c.status is not CertificateStatus.PENDING for c in self._state.certificates
                 )
-            )
+
+            if self._keeps_time():
+                await self.keep_time(recorded)
+            else:
+                await workflow.wait_condition(lambda: recorded() or self._continue_as_new_due())
             if self._state.status is not Status.ISSUING or any(
                 c.status is CertificateStatus.PENDING for c in self._state.certificates
             ):
@@ -171,6 +181,9 @@ class Procedure(RequestRun):
     async def wait_for_transport_document(self) -> None:
         """Remind the exporter before the customs deadline, cancel at it; an ETA change moves both."""
         state = self._state
+        if self._keeps_time():
+            await self.keep_time(lambda: state.status is not Status.AWAITING_TRANSPORT_DOCUMENT)
+            return
         customs = MovableDeadline(
             lambda: state.customs_deadline,
             over=lambda: (
@@ -209,10 +222,11 @@ class Procedure(RequestRun):
             Kind.TRANSPORT_REMINDER, Audience.EXPORTER, reminder_offset=offset, missing=state.missing()
         )
 
-    async def cancel_for_missed_deadline(self) -> None:
-        """No definitive transport document before customs clearance: every NOPIC of the request cancelled."""
+    async def cancel_for_missed_deadline(self, reason: str | None = None) -> None:
+        """What the customs deadline waits for never came: every NOPIC of the request cancelled. `reason`
+        names what was missing (older runs said the transport document, whatever it was)."""
         state = self._state
-        reason = (
+        reason = reason or (
             "the definitive transport document was not received before the customs-clearance deadline "
             f"({state.customs_deadline.isoformat()})"
         )
@@ -245,6 +259,9 @@ class Procedure(RequestRun):
 
     async def keep_active_until_timeframe_ends(self) -> None:
         state = self._state
+        if self._keeps_time():
+            await self.keep_time(lambda: state.status is not Status.ACTIVE)
+            return
         timeframe = MovableDeadline(
             lambda: timeframe_end(state),
             over=lambda: state.status is not Status.ACTIVE or self._continue_as_new_due(),
@@ -274,6 +291,20 @@ class Procedure(RequestRun):
 
     # ------------------------------------------------------------ shared by the steps and the actions
 
+    async def ring(self, item: Due) -> None:
+        """Act on what came due: a reminder, the customs deadline (or the end of its grace period), the
+        expiry; the others in `alarms.py`."""
+        match item.kind:
+            case DueKind.TRANSPORT_REMINDER:
+                assert item.offset is not None
+                await self.remind_exporter(item.offset)
+            case DueKind.CUSTOMS_DEADLINE | DueKind.GRACE_END:
+                await self.cancel_for_missed_deadline(missed_deadline_reason(self._state))
+            case DueKind.EXPIRY:
+                await self.expire()
+            case _:
+                raise ValueError(f"nothing rings for {item.kind}")
+
     async def cancel_nopics(self, certificates: list[Certificate], reason: str) -> list[Certificate]:
         """Cancel these NOPICs in OID, one by one; the certificates as cancelled."""
         cancelled: list[Certificate] = []
@@ -291,12 +322,6 @@ class Procedure(RequestRun):
             cancelled.append(updated)
             await self._record("nopic_cancelled", SYSTEM, detail=f"{certificate.number}: {reason}")
         return cancelled
-
-
-def timeframe_end(state: RequestState) -> datetime:
-    """The NOPICs cover the timeframe's last day to its end, in the certifier's time zone."""
-    last_day = state.form.timeframe.last_day
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=state.policy.zone)
 
 
 def nopic_data(state: RequestState, certificate: Certificate) -> NopicData:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.nopic_request.handlers import Handlers
+from workflows.nopic_request.decisions import Decisions
 
 with workflow.unsafe.imports_passed_through():
     from domain.state import UNDER_REVIEW, NopicRequestInput, RequestState
@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="NopicRequest")
-class NopicRequest(Handlers):
+class NopicRequest(Decisions):
     @workflow.init
     def __init__(self, input: NopicRequestInput) -> None:
         super().__init__(input)
