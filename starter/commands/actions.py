@@ -142,14 +142,46 @@ def reject_transport_document(
 def update_eta(
     request_id: RequestIdArg,
     eta: Annotated[str, typer.Option(help="New ETA, ISO 8601 with offset, e.g. 2026-12-20T08:00:00-05:00.")],
-    expected_clearance: Annotated[str | None, typer.Option(help="New expected clearance, same form.")] = None,
+    expected_clearance: Annotated[
+        str | None, typer.Option(help="New expected clearance, same form; left out, the one before stays.")
+    ] = None,
+    clear_expected_clearance: Annotated[
+        bool, typer.Option("--clear-expected-clearance", help="Drop the expected clearance: the ETA decides.")
+    ] = False,
+    etd: Annotated[
+        str | None, typer.Option(help="New ETD within the timeframe, YYYY-MM-DD (before issue).")
+    ] = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
     body: dict[str, Any] = {"eta": eta}
     if expected_clearance:
         body["expected_clearance"] = expected_clearance
+    if clear_expected_clearance:
+        body["clear_expected_clearance"] = True
+    if etd:
+        body["etd"] = etd
     _act(request_id, messages.UpdateEta, body, action_id, as_json)
+
+
+@_action(messages.AcceptDeadlineMove)
+def accept_eta_move(
+    request_id: RequestIdArg,
+    note: Annotated[str | None, typer.Option(help="A note for the exporter and the audit trail.")] = None,
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.AcceptDeadlineMove, {"note": note} if note else {}, action_id, as_json)
+
+
+@_action(messages.DeclineDeadlineMove)
+def decline_eta_move(
+    request_id: RequestIdArg,
+    reason: Annotated[str, typer.Option(help="Why, for the exporter.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.DeclineDeadlineMove, {"reason": reason}, action_id, as_json)
 
 
 def _quantities(values: list[str]) -> list[dict[str, Any]]:

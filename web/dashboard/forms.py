@@ -175,7 +175,16 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
         case "record-certificate":
             body = {"commodity_index": text(form, "commodity_index"), "number": text(form, "number")}
         case "update-eta":
-            body = {"eta": text(form, "eta"), "expected_clearance": text(form, "expected_clearance")}
+            body = {
+                "eta": text(form, "eta"),
+                "expected_clearance": text(form, "expected_clearance"),
+                "etd": text(form, "etd"),
+                "clear_expected_clearance": form.get("clear_expected_clearance") == "on" or None,
+            }
+        case "accept-eta-move":
+            body = {"note": text(form, "note")}
+        case "decline-eta-move":
+            body = {"reason": text(form, "reason")}
         case "record-shipment":
             quantities = [
                 {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}

@@ -44,8 +44,9 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 def available_actions(state: RequestState, role: UserRole) -> list[str]:
     """The actions the list (`domain.actions`) allows this role now, in its order; the workflow still has
-    the last word on each. Two are left out where they could only be refused: numbers typed by hand outside
-    manual issuance, and a rejection with no transport document to reject."""
+    the last word on each. Some are left out where they could only be refused: numbers typed by hand outside
+    manual issuance, a rejection with no transport document to reject, a decision on a move of the customs
+    deadline when none waits."""
     manual = state.policy.issuance_mode is IssuanceMode.MANUAL
     offered = []
     for spec in ACTIONS:
@@ -54,6 +55,9 @@ def available_actions(state: RequestState, role: UserRole) -> list[str]:
         if spec.message is messages.RecordCertificateNumber and not manual:
             continue
         if spec.message is messages.RejectTransportDocument and state.transport_document is None:
+            continue
+        moves = (messages.AcceptDeadlineMove, messages.DeclineDeadlineMove)
+        if spec.message in moves and state.pending_deadline_move is None:
             continue
         offered.append(spec.slug)
     return offered
@@ -202,7 +206,9 @@ DONE = {
     "record-certificate": "The NOPIC number is recorded.",
     "transport-document": "The definitive transport document is delivered.",
     "reject-transport-document": "The transport document is rejected; the exporter has been told.",
-    "update-eta": "The ETA is updated; the customs deadline moved with it.",
+    "update-eta": "The ETA is updated: the customs deadline moved with it, or the move waits for a reviewer.",
+    "accept-eta-move": "The move is accepted: the customs deadline moved; the exporter has been told.",
+    "decline-eta-move": "The move is declined: the customs deadline stays; the exporter has been told.",
     "record-shipment": "The shipment is recorded.",
     "cancel-certificates": "The certificates are cancelled.",
 }
