@@ -63,10 +63,12 @@ class Settings(BaseSettings):
     )
     # Reminders go out at this local time on the day due; a rejected transport document at (or within a
     # day of) the customs deadline leaves this many working days for a compliant one; exporters move the
-    # customs deadline up to this long past the timeframe's last day (further, a reviewer decides).
+    # customs deadline up to this long past the timeframe's last day (further, a reviewer decides); the
+    # exporter reports the net kg shipped this long before the NOPICs expire.
     reminder_time: time | None = time(9, 0)
     transport_grace_working_days: int = Field(default=2, ge=0)
     deadline_move_allowance: timedelta | None = timedelta(days=30)
+    quantities_report_before: timedelta | None = timedelta(days=7)
 
     # OID: `api` creates NOPICs through the gateway; `manual` waits for staff to record the numbers.
     issuance_mode: Literal["api", "manual"] = "api"
@@ -154,6 +156,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         reminder_time=settings.reminder_time,
         transport_grace_working_days=settings.transport_grace_working_days,
         deadline_move_allowance=settings.deadline_move_allowance,
+        quantities_report_before=settings.quantities_report_before,
     )
 
 

@@ -56,6 +56,11 @@ class Policy(BaseModel):
         description="How far past the timeframe's last day an exporter may move the customs deadline; "
         "further only with a reviewer's consent. None: no limit.",
     )
+    quantities_report_before: timedelta | None = Field(
+        default=None,
+        description="How long before the NOPICs expire the exporter is asked for the net kg actually "
+        "shipped per commodity; none: not asked.",
+    )
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -64,7 +69,7 @@ class Policy(BaseModel):
             raise ValueError("a reminder offset is a positive duration before the customs deadline")
         return sorted(set(value), reverse=True)
 
-    @field_validator("deadline_move_allowance")
+    @field_validator("deadline_move_allowance", "quantities_report_before")
     @classmethod
     def _not_negative(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value < timedelta(0):
