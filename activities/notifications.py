@@ -8,7 +8,7 @@ a retried activity sends the same message.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,6 +50,8 @@ class NotificationKind(StrEnum):
     CANCELLATION = "cancellation"
     # added with the procedure's unhappy paths
     DEPARTURE_REMINDER = "departure_reminder"  # exporter: items due before departure still missing
+    FIRST_SHIPMENT_QUANTITIES = "first_shipment_quantities"  # exporter: the held document's day and kg
+    QUANTITIES_REPORT_REQUESTED = "quantities_report_requested"  # exporter: kg shipped, before expiry
     DEADLINE_MOVED = "deadline_moved"  # review team: every move of the customs deadline
     DEADLINE_MOVE_REQUESTED = "deadline_move_requested"  # review team: an exporter's move past the allowance
     DEADLINE_MOVE_DECIDED = "deadline_move_decided"  # exporter: the reviewer accepted or declined it
@@ -91,8 +93,9 @@ class Notification(BaseModel):
     due_by: AwareDatetime | None = Field(
         default=None,
         description="What the message is due by, when not the customs deadline: the departure, a grace "
-        "period's end, a move asked for.",
+        "period's end, a further shipment's document, the expiry, a move asked for.",
     )
+    shipped_on: date | None = Field(default=None, description="The further shipment the message is about.")
     previous_deadline: AwareDatetime | None = Field(
         default=None, description="The customs deadline before a move (deadline_moved, deadline_move_*)."
     )

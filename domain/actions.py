@@ -92,8 +92,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
         signal="transport_document_received",
         slug="transport-document",
         roles=EXPORTER_OR_REVIEWER,
-        statuses=frozenset({RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT}),
-        summary="Deliver the definitive transport document of the first shipment",
+        # Before issue it is kept, and accepted once the NOPICs are issued; while active, it replaces a
+        # further shipment's rejected one.
+        statuses=CHECKED_IN,
+        summary="Deliver the definitive transport document of the first shipment, or a further one's anew",
     ),
     ActionSpec(
         messages.RejectTransportDocument,
@@ -144,6 +146,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         roles=REVIEWER,
         statuses=DEADLINE_MOVABLE,
         summary="Decline the exporter's move of the customs deadline, with a reason",
+    ),
+    ActionSpec(
+        messages.ReportQuantities,
+        update="report_quantities",
+        slug="report-quantities",
+        roles=EXPORTER_OR_REVIEWER,
+        statuses=frozenset({RequestStatus.ACTIVE}),
+        summary="Report the net kg actually shipped per commodity over the timeframe",
     ),
     # Its body is the whole request form, checked as a new submission is, so its route is its own.
     ActionSpec(

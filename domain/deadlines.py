@@ -109,6 +109,11 @@ def missed_deadline_reason(state: RequestState) -> str:
                 "a compliant definitive transport document of the first shipment (the one sent was rejected: "
                 f"{state.transport_document_rejection})"
             )
+        elif state.held_transport_document is not None:
+            missing.append(
+                "the shipped-on date and quantities of the first shipment (its transport document "
+                "was received)"
+            )
         else:
             missing.append("the definitive transport document of the first shipment")
     missing += [i.description for i in state.missing() if i.item != "definitive_transport_document"]

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm, Text
-from domain.state import Actor, ShippedQuantity
+from domain.state import Actor, ReportedQuantity, ShippedQuantity
 
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
@@ -62,9 +62,21 @@ class RecordCertificateNumber(Action):
 
 
 class SubmitTransportDocument(Action):
-    """The definitive transport document of the first shipment."""
+    """The definitive transport document of the first shipment, with the day it shipped and the net kg of
+    each commodity; or, with `shipment`, a compliant one for that further shipment's rejected document.
+
+    Before the NOPICs are issued it is kept, and accepted as the first shipment's once they are."""
 
     document: DocumentReference
+    shipped_on: date | None = Field(default=None, description="The day the first shipment left.")
+    quantities: list[ShippedQuantity] = Field(
+        default_factory=list, description="Net kg of each commodity in the first shipment."
+    )
+    shipment: int | None = Field(
+        default=None,
+        ge=0,
+        description="A further shipment (its index in `shipments`) it replaces a document of.",
+    )
 
     @field_validator("document")
     @classmethod
@@ -75,7 +87,12 @@ class SubmitTransportDocument(Action):
 
 
 class RejectTransportDocument(Action):
+    """Not compliant: the first shipment's transport document, or a further shipment's with `shipment`."""
+
     reason: Text
+    shipment: int | None = Field(
+        default=None, ge=0, description="A further shipment (index in `shipments`); none: the first one's."
+    )
 
 
 class UpdateEta(Action):
@@ -98,6 +115,10 @@ class RecordShipment(Action):
     shipped_on: date
     quantities: list[ShippedQuantity] = Field(min_length=1)
     transport_document: DocumentReference
+    eta: AwareDatetime | None = Field(default=None, description="Its arrival at the US port.")
+    expected_clearance: AwareDatetime | None = Field(
+        default=None, description="Its expected customs clearance: the request does not expire before it."
+    )
 
 
 class CancelCertificates(Action):
@@ -119,3 +140,9 @@ class DeclineDeadlineMove(Action):
     """The reviewer declines the exporter's move of the customs deadline; the deadline stays."""
 
     reason: Text
+
+
+class ReportQuantities(Action):
+    """The net kg actually shipped per commodity over the timeframe, as asked before the NOPICs expire."""
+
+    quantities: list[ReportedQuantity] = Field(min_length=1)

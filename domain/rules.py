@@ -17,7 +17,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from domain.actions import spec_of
-from domain.certificates import shipment_problem
+from domain.certificates import report_problem, shipment_problem
 from domain.deadlines import deadline_passed, decision_problem, move_problem
 from domain.messages import (
     AcceptDeadlineMove,
@@ -30,6 +30,7 @@ from domain.messages import (
     RecordShipment,
     Refuse,
     RejectTransportDocument,
+    ReportQuantities,
     RequestCorrections,
     SubmitDocuments,
     SubmitTransportDocument,
@@ -38,18 +39,33 @@ from domain.messages import (
 )
 from domain.nopic_number import check_nopic_number
 from domain.policy import IssuanceMode
-from domain.request import DocumentKind, NopicRequestForm, Shipment, check_document_reference
-from domain.state import CertificateStatus, RequestState, RequestStatus, Requirement
+from domain.request import (
+    DocumentKind,
+    NopicRequestForm,
+    Shipment,
+    check_document_reference,
+)
+from domain.state import (
+    BEFORE_ISSUE,
+    CertificateStatus,
+    RequestState,
+    RequestStatus,
+    Requirement,
+)
 
 
 class Change(StrEnum):
     """A change of the rules made while requests were under way (the workflow's patch `paths-<change>`)."""
 
     DEADLINES = "deadlines"  # nothing issued after the customs deadline; moves of the deadline
+    SHIPMENTS = "shipments"  # the first shipment's quantities; further shipments' documents
 
 
 CURRENT = frozenset(Change)
 """The rules of today: for every new action."""
+
+# Where the first shipment's transport document was taken before shipment rules changed.
+_FIRST_DOCUMENT_STATUSES = frozenset({RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT})
 
 
 def why_not(
@@ -78,17 +94,19 @@ def why_not(
         case RecordCertificateNumber():
             return _record_certificate_number(state, action, operations_checked, now, changes)
         case SubmitTransportDocument():
-            return _transport_document(state, action)
+            return _transport_document(state, action, changes)
         case RejectTransportDocument():
-            return _reject_transport_document(state, action)
+            return _reject_transport_document(state, action, changes)
         case UpdateEta():
             return _update_eta(state, action, now, changes)
         case RecordShipment():
-            return not_allowed(state, action) or shipment_problem(state, action.shipped_on, action.quantities)
+            return not_allowed(state, action) or _record_shipment(state, action, changes)
         case CancelCertificates():
             return _cancel_certificates(state, action)
         case AcceptDeadlineMove() | DeclineDeadlineMove():
             return not_allowed(state, action) or decision_problem(state, now)
+        case ReportQuantities():
+            return not_allowed(state, action) or report_problem(state, action.quantities)
     raise TypeError(f"no rule for {type(action).__name__}")
 
 
@@ -98,8 +116,12 @@ def not_allowed(state: RequestState, action: Action) -> str | None:
     if action.actor.role not in spec.roles:
         allowed = " or ".join(sorted(role.value for role in spec.roles))
         return f"only a {allowed} may do this; {action.actor.name} is {action.actor.role}"
-    if state.status not in spec.statuses:
-        allowed = ", ".join(status.value for status in RequestStatus if status in spec.statuses)
+    return _status_refusal(state, spec.statuses)
+
+
+def _status_refusal(state: RequestState, statuses: frozenset[RequestStatus]) -> str | None:
+    if state.status not in statuses:
+        allowed = ", ".join(status.value for status in RequestStatus if status in statuses)
         return f"the request is {state.status}; this action is possible only when it is {allowed}"
     return None
 
@@ -185,17 +207,67 @@ def _record_certificate_number(
     return None
 
 
-def _transport_document(state: RequestState, action: SubmitTransportDocument) -> str | None:
+def _transport_document(
+    state: RequestState, action: SubmitTransportDocument, changes: frozenset[Change]
+) -> str | None:
+    if Change.SHIPMENTS not in changes:
+        if state.status is RequestStatus.ACTIVE:
+            return "a definitive transport document is already accepted; a reviewer may reject it first"
+        refusal = not_allowed(state, action)
+        return refusal or _status_refusal(state, _FIRST_DOCUMENT_STATUSES)
+    refusal = not_allowed(state, action)
+    if refusal is not None:
+        return refusal
+    if action.shipment is not None:
+        return _replacement(state, action)
     if state.status is RequestStatus.ACTIVE:
         return "a definitive transport document is already accepted; a reviewer may reject it first"
-    return not_allowed(state, action)
+    given = action.shipped_on is not None, bool(action.quantities)
+    if state.status in BEFORE_ISSUE and given == (False, False):
+        return None  # kept until the NOPICs are issued; its date and quantities are asked for then
+    if given != (True, True):
+        return (
+            "the definitive transport document of the first shipment carries the day it shipped and the "
+            "net kg of each commodity: give shipped_on and quantities"
+        )
+    assert action.shipped_on is not None
+    before_issue = state.status in BEFORE_ISSUE
+    return shipment_problem(state, action.shipped_on, action.quantities, before_issue=before_issue)
 
 
-def _reject_transport_document(state: RequestState, action: RejectTransportDocument) -> str | None:
+def _replacement(state: RequestState, action: SubmitTransportDocument) -> str | None:
+    """A compliant transport document for a further shipment whose document a reviewer rejected."""
+    index = action.shipment
+    assert index is not None
+    if state.status is not RequestStatus.ACTIVE:
+        return "a further shipment's transport document is replaced while the request is active"
+    if index >= len(state.shipments):
+        return f"shipment {index} does not exist: the request has {len(state.shipments)} further shipments"
+    shipment = state.shipments[index]
+    if shipment.rejected is None:
+        return f"the transport document of the shipment of {shipment.shipped_on} is not rejected"
+    if action.shipped_on is not None or action.quantities:
+        return "a further shipment keeps the day and quantities recorded with it: send its document alone"
+    return None
+
+
+def _reject_transport_document(
+    state: RequestState, action: RejectTransportDocument, changes: frozenset[Change]
+) -> str | None:
     refusal = not_allowed(state, action)
-    if refusal is None and state.transport_document is None:
+    if refusal is not None:
+        return refusal
+    index = action.shipment
+    if Change.SHIPMENTS in changes and index is not None:
+        if state.status is not RequestStatus.ACTIVE or index >= len(state.shipments):
+            count = len(state.shipments)
+            return f"shipment {index} does not exist: the request has {count} further shipments"
+        if state.shipments[index].rejected is not None:
+            return f"the transport document of shipment {index} is already rejected"
+        return None
+    if state.transport_document is None:
         return "there is no definitive transport document to reject"
-    return refusal
+    return None
 
 
 def _update_eta(
@@ -210,6 +282,21 @@ def _update_eta(
     if shipment.customs_deadline <= now:
         return f"the new customs deadline {shipment.customs_deadline.isoformat()} is already past"
     return not_allowed(state, action)
+
+
+def _record_shipment(state: RequestState, action: RecordShipment, changes: frozenset[Change]) -> str | None:
+    if Change.SHIPMENTS in changes:
+        if action.transport_document.kind is not DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE:
+            return (
+                "transport_document: a shipment's document is its definitive transport document "
+                "(kind transport_document_definitive)"
+            )
+        if action.eta is not None and action.eta.date() < action.shipped_on:
+            return "eta: the arrival is before the day the shipment left (shipped_on)"
+        if action.expected_clearance is not None and action.eta is not None:
+            if action.expected_clearance < action.eta:
+                return "expected_clearance: customs clearance cannot come before the arrival (eta)"
+    return shipment_problem(state, action.shipped_on, action.quantities)
 
 
 def _cancel_certificates(state: RequestState, action: CancelCertificates) -> str | None:

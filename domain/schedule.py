@@ -9,7 +9,9 @@ and the workflow plans again. Pure: the same state gives the same list, so a rep
   missing is flagged for the reviewers.
 - Awaiting the first shipment's transport document: reminders before the customs deadline, then the
   deadline; after a rejection at (or within a day of) it, a grace period with one reminder, then its end.
-- Active: the NOPICs' expiry at the end of the timeframe.
+- Active: a further shipment's rejected transport document (a reminder, then its deadline), the exporter
+  asked for the net kg shipped a while before the NOPICs expire, and their expiry: the end of the timeframe,
+  never before a shipment's customs deadline.
 
 A reminder whose time has passed when it is planned is skipped (the exporter hears of the next one); a
 deadline is never skipped: one found passed is acted on at once.
@@ -34,9 +36,12 @@ class DueKind(StrEnum):
     DEPARTURE_REMINDER = "departure reminder"
     TRANSPORT_REMINDER = "transport reminder"
     GRACE_REMINDER = "grace period reminder"
+    SHIPMENT_REMINDER = "shipment document reminder"
+    QUANTITIES_REPORT = "quantities report"
     DEPARTURE = "departure"
     CUSTOMS_DEADLINE = "customs deadline"
     GRACE_END = "end of the grace period"
+    SHIPMENT_DEADLINE = "shipment document deadline"
     EXPIRY = "end of the timeframe"
 
     @property
@@ -49,6 +54,7 @@ _REMINDERS = frozenset(
         DueKind.DEPARTURE_REMINDER,
         DueKind.TRANSPORT_REMINDER,
         DueKind.GRACE_REMINDER,
+        DueKind.SHIPMENT_REMINDER,
     }
 )
 _ORDER = {kind: position for position, kind in enumerate(DueKind)}
@@ -62,6 +68,7 @@ class Due:
     at: datetime
     deadline: datetime
     offset: timedelta | None = None
+    shipment: int | None = None
 
 
 def on_reminder_day(policy: Policy, deadline: datetime, offset: timedelta) -> datetime:
@@ -83,6 +90,17 @@ def timeframe_end(state: RequestState) -> datetime:
     """The NOPICs cover the timeframe's last day to its end, in the certifier's time zone."""
     last_day = state.form.timeframe.last_day
     return datetime.combine(last_day + ONE_DAY, time(0), tzinfo=state.policy.zone)
+
+
+def expiry(state: RequestState) -> datetime:
+    """When the NOPICs expire: the end of the timeframe, never before a shipment's customs deadline (nor
+    while a transport document may still come)."""
+    instants = [timeframe_end(state), state.customs_deadline]
+    if state.grace_until is not None:
+        instants.append(state.grace_until)
+    for shipment in state.shipments:
+        instants += [t for t in (shipment.customs_deadline, shipment.document_deadline) if t is not None]
+    return max(instants)
 
 
 def deadline_move_limit(state: RequestState) -> datetime | None:
@@ -112,9 +130,20 @@ def due(state: RequestState) -> tuple[Due, ...]:
                 items.append(Due(DueKind.GRACE_REMINDER, on_reminder_day(policy, end, ONE_DAY), end))
             items.append(Due(DueKind.GRACE_END, end, end))
     if status is RequestStatus.ACTIVE:
-        end = timeframe_end(state)
+        for index, shipment in enumerate(state.shipments):
+            document_due = shipment.document_deadline
+            if document_due is None:
+                continue
+            if not shipment.reminded:
+                at = on_reminder_day(policy, document_due, ONE_DAY)
+                items.append(Due(DueKind.SHIPMENT_REMINDER, at, document_due, shipment=index))
+            items.append(Due(DueKind.SHIPMENT_DEADLINE, document_due, document_due, shipment=index))
+        end = expiry(state)
+        if policy.quantities_report_before is not None and not state.quantities_asked:
+            at = on_reminder_day(policy, end, policy.quantities_report_before)
+            items.append(Due(DueKind.QUANTITIES_REPORT, at, end))
         items.append(Due(DueKind.EXPIRY, end, end))
-    return tuple(sorted(items, key=lambda d: (d.at, _ORDER[d.kind])))
+    return tuple(sorted(items, key=lambda d: (d.at, _ORDER[d.kind], d.shipment or 0)))
 
 
 def _reminders(kind: DueKind, policy: Policy, deadline: datetime, sent: list[timedelta]) -> list[Due]:
@@ -144,10 +173,13 @@ class Attention(StrEnum):
 
 
 def grace_running(state: RequestState) -> datetime | None:
-    """The end of the grace period a rejected transport document of the first shipment left."""
+    """The end of the grace period a rejected transport document left, first shipment's or a further one's."""
+    if state.status.is_final:
+        return None
+    ends = [s.grace_until for s in state.shipments if s.grace_until is not None and s.document_deadline]
     if state.grace_until is not None and state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT:
-        return max(state.grace_until, state.customs_deadline)
-    return None
+        ends.append(max(state.grace_until, state.customs_deadline))
+    return min(ends) if ends else None
 
 
 def attention(state: RequestState) -> list[Attention]:

@@ -6,7 +6,7 @@ import asyncio
 import io
 import ssl
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -154,7 +154,11 @@ EVERY_MESSAGE = [
         "Every NOPIC of the request is cancelled",
     ),
     (NotificationKind.REQUEST_WITHDRAWN, Audience.REVIEW_TEAM, "Reason: plans changed"),
-    (NotificationKind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, "certified 12000 kg, shipped 9000 kg"),
+    (
+        NotificationKind.TIMEFRAME_ENDED,
+        Audience.REVIEW_TEAM,
+        "certified 12000 kg, shipped 9000 kg, reported nothing",
+    ),
     (NotificationKind.MISSING_DOCUMENTS, Audience.EXPORTER, "Commercial invoice (now)"),
     (NotificationKind.CORRECTIONS_REQUESTED, Audience.EXPORTER, "- lot numbers of the cocoa"),
     (NotificationKind.REQUEST_REFUSED, Audience.EXPORTER, "Reason: plans changed"),
@@ -171,6 +175,8 @@ DUE_BY = datetime(2026, 4, 2, 22, 0, tzinfo=UTC)
 PREVIOUS = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
 UNHAPPY_PATHS = [
     (NotificationKind.DEPARTURE_REMINDER, {}, "leaves on 2026-03-10. These documents are due before it does"),
+    (NotificationKind.FIRST_SHIPMENT_QUANTITIES, {}, "the day it shipped and the net kg of each commodity"),
+    (NotificationKind.QUANTITIES_REPORT_REQUESTED, {}, "expire 2026-04-03 00:00 CEST"),
     (NotificationKind.DEADLINE_MOVED, {}, "moved from 2026-03-20 09:00 CET to 2026-03-24 09:00 CET"),
     (NotificationKind.DEADLINE_MOVE_REQUESTED, {}, "from 2026-03-20 09:00 CET to 2026-04-03 00:00 CEST"),
     (NotificationKind.DEADLINE_MOVE_DECIDED, {"message": "declined: too far"}, "is declined: too far"),
@@ -178,6 +184,11 @@ UNHAPPY_PATHS = [
         NotificationKind.TRANSPORT_REMINDER,
         {},
         "The grace period for a compliant definitive transport document",
+    ),
+    (
+        NotificationKind.TRANSPORT_REMINDER,
+        {"shipped_on": date(2026, 3, 15)},
+        "The transport document of the shipment of 2026-03-15 under request mail-1 was rejected",
     ),
     (NotificationKind.TRANSPORT_DOCUMENT_REJECTED, {}, "the grace period left after the customs deadline"),
 ]

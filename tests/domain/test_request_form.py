@@ -162,16 +162,20 @@ def test_the_policy_is_built_from_settings() -> None:
     assert policy.closure_dates == [date(2026, 12, 24)]
     today = policy_from_settings(Settings())
     assert (today.reminder_time, today.transport_grace_working_days) == (time(9), 2)
-    assert today.deadline_move_allowance == timedelta(days=30)
+    assert (today.deadline_move_allowance, today.quantities_report_before) == (
+        timedelta(days=30),
+        timedelta(days=7),
+    )
     # A policy decoded from a request started before these settings does what that request did.
     assert (Policy().reminder_time, Policy().transport_grace_working_days) == (None, 0)
-    assert Policy().deadline_move_allowance is None
+    assert (Policy().deadline_move_allowance, Policy().quantities_report_before) == (None, None)
     assert (
         today.model_copy(
             update={
                 "reminder_time": None,
                 "transport_grace_working_days": 0,
                 "deadline_move_allowance": None,
+                "quantities_report_before": None,
             }
         )
         == Policy()

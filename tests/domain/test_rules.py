@@ -134,6 +134,7 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
         },
         messages.CancelCertificates: {"reason": "lot failed"},
         messages.DeclineDeadlineMove: {"reason": "too far"},
+        messages.ReportQuantities: {"quantities": [{"commodity_index": 0, "net_kg": "1"}]},
     }
     return action(model, actor, **fields.get(model, {}))
 
@@ -240,8 +241,12 @@ def test_numbers_by_hand_only_in_manual_mode_once_oid_checked_the_operations() -
 
 
 def test_one_definitive_transport_document_at_a_time() -> None:
-    deliver = action(messages.SubmitTransportDocument, EXPORTER, document=definitive())
-    assert refusal(request(Status.AWAITING_TRANSPORT_DOCUMENT), deliver) is None
+    first_shipment = {
+        "shipped_on": RECEIVED_AT.date(),
+        "quantities": [{"commodity_index": 0, "net_kg": "10"}],
+    }
+    deliver = action(messages.SubmitTransportDocument, EXPORTER, document=definitive(), **first_shipment)
+    assert refusal(issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), deliver) is None
     assert refusal(request(Status.ACTIVE), deliver) == (
         "a definitive transport document is already accepted; a reviewer may reject it first"
     )
@@ -251,6 +256,26 @@ def test_one_definitive_transport_document_at_a_time() -> None:
     )
     with_document = request(Status.ACTIVE, transport_document=definitive())
     assert refusal(with_document, reject) is None
+
+
+def test_the_first_shipment_s_document_carries_its_day_and_kg_once_issued_and_may_come_before() -> None:
+    bare = action(messages.SubmitTransportDocument, EXPORTER, document=definitive())
+    assert refusal(request(Status.IN_REVIEW), bare) is None, "kept until the NOPICs are issued"
+    assert refusal(issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), bare) == (
+        "the definitive transport document of the first shipment carries the day it shipped and the net kg "
+        "of each commodity: give shipped_on and quantities"
+    )
+    day_only = action(
+        messages.SubmitTransportDocument, EXPORTER, document=definitive(), shipped_on=RECEIVED_AT.date()
+    )
+    assert refusal(request(Status.IN_REVIEW), day_only) == refusal(
+        issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), bare
+    )
+    older = frozenset(Change) - {Change.SHIPMENTS}
+    assert why_not(request(Status.IN_REVIEW), bare, NOW, operations_checked=True, changes=older) == (
+        "the request is in_review; this action is possible only when it is "
+        "issuing, awaiting_transport_document"
+    )
 
 
 def test_a_new_eta_must_be_consistent_and_its_customs_deadline_still_ahead() -> None:

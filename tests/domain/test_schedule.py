@@ -10,9 +10,9 @@ import pytest
 
 from domain.calendar import grace_end
 from domain.policy import Policy
-from domain.request import DocumentKind
-from domain.schedule import Due, DueKind, due, next_due, on_reminder_day
-from domain.state import RequestStatus
+from domain.request import DocumentKind, NopicRequestForm
+from domain.schedule import Due, DueKind, due, expiry, next_due, on_reminder_day, timeframe_end
+from domain.state import RequestStatus, ShipmentRecord
 from tests.domain.test_rules import request
 from tests.support.forms import COMPLETE_DOCUMENTS, document, form
 
@@ -112,6 +112,48 @@ def test_before_departure_only_while_an_item_due_then_is_missing() -> None:
     complete = request(RequestStatus.IN_REVIEW, form(declarations=declarations, documents=documents))
     assert due(complete) == ()
     assert due(request(RequestStatus.IN_REVIEW, phyto_form, policy=NINE, departure_checked=True)) == ()
+
+
+def shipment_record(state_form: NopicRequestForm, **updates: Any) -> ShipmentRecord:
+    return ShipmentRecord.model_validate(
+        {
+            "action_id": "s-1",
+            "shipped_on": state_form.timeframe.first_day,
+            "quantities": [{"commodity_index": 0, "net_kg": "100"}],
+            "transport_document": document(DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE, "bl-9"),
+            "recorded_at": state_form.received_at,
+            **updates,
+        }
+    )
+
+
+def test_the_nopics_expire_at_the_end_of_the_timeframe_never_before_a_shipment_s_customs_deadline() -> None:
+    one_day = form(timeframe={"first_day": "2026-03-10", "last_day": "2026-03-10"})
+    state = request(RequestStatus.ACTIVE, one_day, policy=NINE)
+    assert timeframe_end(state) == brussels("2026-03-11T00:00")
+    assert expiry(state) == state.customs_deadline == datetime(2026, 3, 24, 8, 0, tzinfo=UTC)
+    later = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
+    further = request(
+        RequestStatus.ACTIVE, one_day, shipments=[shipment_record(one_day, expected_clearance=later)]
+    )
+    assert expiry(further) == later
+
+
+def test_active_the_kg_report_is_asked_for_before_expiry_and_a_rejected_shipment_waits_for_its_document() -> (
+    None
+):
+    policy = NINE.model_copy(update={"quantities_report_before": timedelta(days=7)})
+    request_form = form()
+    deadline = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
+    rejected = shipment_record(request_form, rejected="no seal number", expected_clearance=deadline)
+    state = request(RequestStatus.ACTIVE, request_form, policy=policy, shipments=[rejected])
+    end = timeframe_end(state)
+    assert [(d.kind, d.at, d.shipment) for d in due(state)] == [
+        (DueKind.SHIPMENT_REMINDER, brussels("2026-04-09T09:00"), 0),
+        (DueKind.SHIPMENT_DEADLINE, deadline, 0),
+        (DueKind.QUANTITIES_REPORT, brussels(f"{end.date() - timedelta(days=7)}T09:00"), None),
+        (DueKind.EXPIRY, end, None),
+    ]
 
 
 def test_what_comes_next_skips_a_reminder_whose_time_passed_never_a_deadline() -> None:

@@ -44,6 +44,13 @@ EXPECTED = {
     "reminders_at_the_local_hour",
     "departure_with_phytosanitary_certificate_missing",
     "customs_deadline_moves",
+    "first_shipment_counted",
+    "further_shipment_rejected_then_replaced",
+    "further_shipment_document_never_replaced",
+    "transport_document_before_issue_kept",
+    "transport_document_with_the_form_accepted_at_issue",
+    "one_day_timeframe_expires_at_the_customs_deadline",
+    "quantities_reported_before_expiry",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -33,6 +33,7 @@ PATHS = Policy(
     reminder_time=time(9),
     transport_grace_working_days=2,
     deadline_move_allowance=timedelta(days=30),
+    quantities_report_before=timedelta(days=7),
 )
 BRUSSELS = PATHS.zone
 ONE_DAY, THREE_DAYS = timedelta(days=1), timedelta(days=3)

@@ -1,6 +1,7 @@
 """What the request does when something comes due that is not a step of its own: a reminder of the
-documents due before departure and the departure itself, and the grace period's reminder. The procedure's
-own (reminders before the customs deadline, the deadline,
+documents due before departure and the departure itself, the grace period's reminder, a further shipment's
+rejected transport document (a reminder, then its NOPICs cancelled), and the exporter asked for the kg
+shipped before the NOPICs expire. The procedure's own (reminders before the customs deadline, the deadline,
 the expiry) are in `procedure.py`; when each comes due is `domain.schedule`'s to say.
 """
 
@@ -13,9 +14,11 @@ from workflows.nopic_request.procedure import Procedure
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
+    from domain.certificates import commodities_of
     from domain.deadlines import local
     from domain.schedule import Due, DueKind
-    from domain.state import SYSTEM, Requirement
+    from domain.state import SYSTEM, CertificateStatus, Requirement
+    from domain.state import RequestStatus as Status
 
 
 class Alarms(Procedure):
@@ -27,6 +30,12 @@ class Alarms(Procedure):
                 await self.flag_departure()
             case DueKind.GRACE_REMINDER:
                 await self.remind_of_grace(item)
+            case DueKind.SHIPMENT_REMINDER:
+                await self.remind_of_shipment_document(item)
+            case DueKind.SHIPMENT_DEADLINE:
+                await self.cancel_for_shipment_document(item)
+            case DueKind.QUANTITIES_REPORT:
+                await self.ask_for_quantities(item)
             case _:
                 await super().ring(item)
 
@@ -65,3 +74,51 @@ class Alarms(Procedure):
             message=state.transport_document_rejection,
             missing=state.missing(),
         )
+
+    async def remind_of_shipment_document(self, item: Due) -> None:
+        assert item.shipment is not None
+        state = self._state
+        shipment = state.shipments[item.shipment]
+        state.shipments[item.shipment] = shipment.model_copy(update={"reminded": True})
+        await self._record(
+            "shipment_document_reminder", SYSTEM, detail=f"shipment of {shipment.shipped_on}"
+        )
+        await self._notify(
+            Kind.TRANSPORT_REMINDER,
+            Audience.EXPORTER,
+            due_by=item.deadline,
+            shipped_on=shipment.shipped_on,
+            message=shipment.rejected,
+        )
+
+    async def cancel_for_shipment_document(self, item: Due) -> None:
+        """No compliant transport document replaced a further shipment's rejected one in time: the NOPICs
+        its goods travel under are cancelled; the request ends when none is left in force."""
+        assert item.shipment is not None
+        state = self._state
+        shipment = state.shipments[item.shipment]
+        reason = (
+            "no compliant definitive transport document of the shipment of "
+            f"{shipment.shipped_on} replaced the one rejected ({shipment.rejected}) "
+            f"by {local(state, item.deadline)}"
+        )
+        state.shipments[item.shipment] = shipment.model_copy(update={"lapsed": True})
+        cancelled = await self.cancel_nopics(commodities_of(state, shipment), reason)
+        if not any(c.status is CertificateStatus.ISSUED for c in state.certificates):
+            state.status = Status.CANCELLED
+            state.next_reminder = None
+            state.outcome = reason
+        await self._record("shipment_document_deadline_passed", SYSTEM, detail=reason)
+        if cancelled:
+            await self._notify(Kind.CANCELLATION, Audience.EXPORTER, certificates=cancelled, message=reason)
+            await self._notify(Kind.CANCELLATION, Audience.IMPORTER, certificates=cancelled, message=reason)
+        await self._notify(
+            Kind.TRANSPORT_DEADLINE_PASSED, Audience.REVIEW_TEAM, certificates=cancelled, message=reason
+        )
+
+    async def ask_for_quantities(self, item: Due) -> None:
+        """Before the NOPICs expire: the exporter reports the net kg actually shipped per commodity."""
+        state = self._state
+        state.quantities_asked = True
+        await self._record("quantities_report_asked", SYSTEM, detail=f"before {local(state, item.deadline)}")
+        await self._notify(Kind.QUANTITIES_REPORT_REQUESTED, Audience.EXPORTER, due_by=item.deadline)

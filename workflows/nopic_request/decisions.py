@@ -1,5 +1,6 @@
-"""The reviewer's decisions that came with the procedure's unhappy paths: accepting or declining an
-exporter's move of the customs deadline past the allowance.
+"""The reviewer's decisions and the exporter's report that came with the procedure's unhappy paths:
+accepting or declining an exporter's move of the customs deadline past the allowance, and the net kg
+actually shipped, reported before expiry.
 
 Updates, like every action (`handlers.py`): the person hears at once whether it was refused, and why.
 """
@@ -13,7 +14,7 @@ from workflows.nopic_request.handlers import Handlers
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
-    from domain.messages import AcceptDeadlineMove, DeclineDeadlineMove
+    from domain.messages import AcceptDeadlineMove, DeclineDeadlineMove, ReportQuantities
     from domain.state import RequestState
 
 
@@ -59,3 +60,16 @@ class Decisions(Handlers):
             message=f"declined: {action.reason}",
             due_by=move.customs_deadline,
         )
+
+    @workflow.update
+    async def report_quantities(self, action: ReportQuantities) -> RequestState:
+        return await self._act(action, self._report_quantities)
+
+    @report_quantities.validator
+    def _validate_report_quantities(self, action: ReportQuantities) -> None:
+        self._validate(action)
+
+    async def _report_quantities(self, action: ReportQuantities) -> None:
+        """What was actually shipped: kept for the reconciliation at expiry (a new report replaces it)."""
+        self._state.reported_quantities = list(action.quantities)
+        await self._record("report_quantities", action.actor, action.action_id, payload=action)

@@ -218,6 +218,9 @@ class Handlers(DeadlineMoves):
         self._validate(action)
 
     async def _transport_document(self, action: SubmitTransportDocument) -> None:
+        if self._since(Change.SHIPMENTS):
+            await self.take_transport_document(action)
+            return
         state = self._state
         state.transport_document = action.document
         if self._since(Change.DEADLINES):
@@ -239,11 +242,15 @@ class Handlers(DeadlineMoves):
     async def _reject_transport_document(self, action: RejectTransportDocument) -> None:
         """Not compliant: the request waits again for a definitive transport document, same deadline (or
         the end of the grace period it opens, when the deadline is at hand)."""
+        if action.shipment is not None and self._since(Change.SHIPMENTS):
+            await self.reject_further_shipment(action)
+            return
         state = self._state
         rejected = state.transport_document
         state.transport_document = None
         state.status = Status.AWAITING_TRANSPORT_DOCUMENT
         if self._since(Change.DEADLINES):
+            state.first_shipment = None  # its day and kg came with the document; they come with the next
             state.transport_document_rejection = action.reason
             self.open_grace_if_no_time_left()
         self._set_form(state.form)
@@ -307,6 +314,8 @@ class Handlers(DeadlineMoves):
                 quantities=action.quantities,
                 transport_document=action.transport_document,
                 recorded_at=workflow.now(),
+                eta=action.eta,
+                expected_clearance=action.expected_clearance,
             )
         )
         self._set_form(

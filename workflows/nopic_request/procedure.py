@@ -13,7 +13,7 @@ departure, expiry, whichever comes due; what each does is `ring`, here and in `a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -26,9 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
     from activities.oid import NopicData
-    from domain.certificates import reconciliation
+    from domain.certificates import reconciliation, shipment_problem
     from domain.deadlines import missed_deadline_reason
     from domain.policy import IssuanceMode
+    from domain.request import DocumentKind, DocumentReference
+    from domain.rules import Change
     from domain.schedule import Due, DueKind, timeframe_end
     from domain.state import (
         SYSTEM,
@@ -36,8 +38,11 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         Certificate,
         CertificateStatus,
+        HeldTransportDocument,
         RequestState,
         Requirement,
+        ShipmentRecord,
+        ShippedQuantity,
     )
     from domain.state import RequestStatus as Status
 
@@ -174,7 +179,60 @@ class Procedure(Timekeeping):
         await self._record("nopics_issued", SYSTEM, detail=", ".join(c.number or "" for c in issued))
         await self._notify(Kind.NOPIC_ISSUED, Audience.EXPORTER, certificates=issued)
         await self._notify(Kind.NOPIC_ISSUED, Audience.IMPORTER, certificates=issued)
+        if self._since(Change.SHIPMENTS):
+            await self.accept_held_transport_document()
         await self.activate_when_documents_complete()
+
+    async def accept_held_transport_document(self) -> None:
+        """A definitive transport document sent before issue (with the form, or after) is the first
+        shipment's now; when it came without its day and quantities, the exporter is asked for them."""
+        state = self._state
+        held = state.held_transport_document
+        if held is None and state.transport_document is None:
+            sent = [d for d in state.form.documents if d.kind is DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE]
+            if not sent:
+                return
+            held = HeldTransportDocument(
+                action_id=f"system-{state.sequence + 1}", document=sent[-1], received_at=workflow.now()
+            )
+            state.held_transport_document = held
+        if held is None:
+            return
+        if held.shipped_on is not None and held.quantities:
+            problem = shipment_problem(state, held.shipped_on, held.quantities)
+            if problem is None:
+                self.accept_first_shipment(held.action_id, held.document, held.shipped_on, held.quantities)
+                kg = ", ".join(f"#{q.commodity_index}: {q.net_kg} kg" for q in held.quantities)
+                await self._record("first_shipment_accepted", SYSTEM, detail=f"{held.shipped_on}; {kg}")
+                return
+        else:
+            problem = None
+        await self._record("first_shipment_quantities_asked", SYSTEM, detail=held.document.file_id)
+        await self._notify(
+            Kind.FIRST_SHIPMENT_QUANTITIES, Audience.EXPORTER, message=problem, missing=state.missing()
+        )
+
+    def accept_first_shipment(
+        self,
+        action_id: str,
+        document: DocumentReference,
+        shipped_on: date,
+        quantities: list[ShippedQuantity],
+    ) -> None:
+        """The first shipment's definitive transport document is in, with its day and net kg: they count."""
+        state = self._state
+        state.transport_document = document
+        state.first_shipment = ShipmentRecord(
+            action_id=action_id,
+            shipped_on=shipped_on,
+            quantities=quantities,
+            transport_document=document,
+            recorded_at=workflow.now(),
+        )
+        state.held_transport_document = None
+        state.transport_document_rejection = None
+        state.grace_until = None
+        self._set_form(state.form)
 
     # ------------------------------------------------------------ 4. the definitive transport document
 
