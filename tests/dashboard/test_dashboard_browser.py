@@ -148,6 +148,8 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await exporter.goto(f"{stack.url}/ui/requests/{request_id}")
     transport = exporter.locator("#action-transport-document")
     await transport.locator('[name="document"]').set_input_files(DOCUMENTS / "bill-of-lading.pdf")
+    await transport.locator('[name="shipped_on"]').fill(body["shipment"]["etd"])
+    await transport.locator('[name="kg.0"]').fill("600")
     await transport.get_by_role("button", name="Deliver it").click()
     await expect(exporter.locator("h1 .badge")).to_have_text("active")
     await expect(exporter.locator("#audit")).to_contain_text("Rita")

@@ -127,6 +127,9 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
             },
         ),
         action("cancel-certificates", REVIEWERS_ONLY, {"reason": "test"}),
+        action("accept-eta-move", REVIEWERS_ONLY, {}),
+        action("decline-eta-move", REVIEWERS_ONLY, {"reason": "too far"}),
+        action("report-quantities", PEOPLE_OWN, {"quantities": [{"commodity_index": 0, "net_kg": "1"}]}),
         action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
         # The two that end the request come last; after them the workflow answers 409, still past access.
         action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),

@@ -192,6 +192,13 @@ def request_body(
     }
 
 
+def first_shipment(etd_in_days: int = 10, net_kg: str = "400") -> dict[str, Any]:
+    """What the first shipment's definitive transport document carries of a `request_body` request: the day
+    it left (its ETD) and the net kg of its one commodity."""
+    etd = datetime.now(UTC).date() + timedelta(days=etd_in_days)
+    return {"shipped_on": etd.isoformat(), "quantities": [{"commodity_index": 0, "net_kg": net_kg}]}
+
+
 # The documents that complete `request_body`'s checklist: (kind, supplier).
 COMPLETE = [
     ("commercial_invoice", None),

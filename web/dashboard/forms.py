@@ -160,6 +160,15 @@ def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile,
     return chosen
 
 
+def kilograms(form: FormData) -> list[dict[str, str]]:
+    """The `kg.<commodity index>` fields that hold a quantity, as the API's quantities."""
+    return [
+        {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
+        for key, value in form.multi_items()
+        if key.startswith("kg.") and isinstance(value, str) and value.strip()
+    ]
+
+
 def action_body(action: str, form: FormData) -> dict[str, Any]:
     """The JSON body of one action from its dashboard form (file fields are handled by the caller)."""
     body: dict[str, Any]
@@ -168,8 +177,18 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
             body = {"note": text(form, "note")}
         case "request-corrections":
             body = {"items": _lines(text(form, "items"), "\n"), "message": text(form, "message")}
-        case "refuse" | "reject-transport-document":
+        case "refuse":
             body = {"reason": text(form, "reason")}
+        case "reject-transport-document":
+            body = {"reason": text(form, "reason"), "shipment": text(form, "shipment")}
+        case "transport-document":
+            body = {
+                "shipped_on": text(form, "shipped_on"),
+                "quantities": kilograms(form) or None,
+                "shipment": text(form, "shipment"),
+            }
+        case "report-quantities":
+            body = {"quantities": kilograms(form)}
         case "withdraw":
             body = {"reason": text(form, "reason")}
         case "record-certificate":
@@ -186,12 +205,7 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
         case "decline-eta-move":
             body = {"reason": text(form, "reason")}
         case "record-shipment":
-            quantities = [
-                {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
-                for key, value in form.multi_items()
-                if key.startswith("kg.") and isinstance(value, str) and value.strip()
-            ]
-            body = {"shipped_on": text(form, "shipped_on"), "quantities": quantities}
+            body = {"shipped_on": text(form, "shipped_on"), "quantities": kilograms(form)}
         case "cancel-certificates":
             chosen = [v for k, v in form.multi_items() if k == "commodity_indexes" and isinstance(v, str)]
             body = {"reason": text(form, "reason"), "commodity_indexes": chosen or None}

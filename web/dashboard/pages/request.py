@@ -15,7 +15,7 @@ from domain import messages
 from domain.actions import ACTIONS, BY_MESSAGE, BY_SLUG
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind
-from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, Role
+from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, RequestStatus, Role
 from starter.client import ActionRefused
 from web.auth import Session, UserRole
 from web.dashboard import forms
@@ -54,7 +54,7 @@ def available_actions(state: RequestState, role: UserRole) -> list[str]:
             continue
         if spec.message is messages.RecordCertificateNumber and not manual:
             continue
-        if spec.message is messages.RejectTransportDocument and state.transport_document is None:
+        if spec.message is messages.RejectTransportDocument and not rejectable(state):
             continue
         moves = (messages.AcceptDeadlineMove, messages.DeclineDeadlineMove)
         if spec.message in moves and state.pending_deadline_move is None:
@@ -93,6 +93,10 @@ async def _request_page(
         documents=documents,
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
+        rejectable=rejectable(state),
+        rejected_shipments=[
+            (i, s) for i, s in enumerate(state.shipments) if s.rejected is not None and not s.lapsed
+        ],
         correctable=state.status in BY_MESSAGE[messages.CorrectRequestData].statuses
         and forms.form_values(state.form) is not None,
         under_review=state.status in UNDER_REVIEW,
@@ -142,6 +146,10 @@ async def act(
     data = forms.action_body(action, form)
     try:
         file = form.get("document")
+        held = state.held_transport_document
+        if action == "transport-document" and not data.get("shipment") and held is not None:
+            # The document kept since before issue, its day and kg given now, unless another is chosen.
+            data["document"] = held.document.model_dump(mode="json")
         if isinstance(file, UploadFile) and file.filename:
             kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
             content = await file.read(config.max_upload_bytes + 1)
@@ -195,6 +203,18 @@ async def upload_documents(
     )
 
 
+def rejectable(state: RequestState) -> list[tuple[str, str]]:
+    """The transport documents a reviewer may reject now: (shipment index or "", what it is)."""
+    documents = []
+    if state.transport_document is not None:
+        documents.append(("", f"the first shipment's, {state.transport_document.file_id[:12]}"))
+    if state.status is RequestStatus.ACTIVE:
+        for index, shipment in enumerate(state.shipments):
+            if shipment.rejected is None and not shipment.lapsed:
+                documents.append((str(index), f"the shipment of {shipment.shipped_on}"))
+    return documents
+
+
 DONE = {
     "submitted": "The request is submitted.",
     "uploaded": "The documents are uploaded.",
@@ -210,5 +230,6 @@ DONE = {
     "accept-eta-move": "The move is accepted: the customs deadline moved; the exporter has been told.",
     "decline-eta-move": "The move is declined: the customs deadline stays; the exporter has been told.",
     "record-shipment": "The shipment is recorded.",
+    "report-quantities": "The quantities shipped are reported.",
     "cancel-certificates": "The certificates are cancelled.",
 }
