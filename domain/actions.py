@@ -132,6 +132,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         summary="Cancel one certificate or all of them, with a reason",
     ),
     ActionSpec(
+        messages.ResolveCorrections,
+        update="resolve_corrections",
+        slug="resolve-corrections",
+        roles=REVIEWER,
+        statuses=UNDER_REVIEW,
+        summary="Resolve the open corrections (answered otherwise, e.g. by email), with a note",
+    ),
+    ActionSpec(
         messages.AcceptDeadlineMove,
         update="accept_deadline_move",
         slug="accept-eta-move",

@@ -130,6 +130,12 @@ class CancelCertificates(Action):
     reason: Text
 
 
+class ResolveCorrections(Action):
+    """The reviewer closes the open corrections (answered by email, for instance): approval may follow."""
+
+    note: Text
+
+
 class AcceptDeadlineMove(Action):
     """The reviewer accepts the exporter's move of the customs deadline past the allowance."""
 

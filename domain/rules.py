@@ -32,6 +32,7 @@ from domain.messages import (
     RejectTransportDocument,
     ReportQuantities,
     RequestCorrections,
+    ResolveCorrections,
     SubmitDocuments,
     SubmitTransportDocument,
     UpdateEta,
@@ -41,6 +42,7 @@ from domain.nopic_number import check_nopic_number
 from domain.policy import IssuanceMode
 from domain.request import (
     DocumentKind,
+    DocumentReference,
     NopicRequestForm,
     Shipment,
     check_document_reference,
@@ -59,6 +61,7 @@ class Change(StrEnum):
 
     DEADLINES = "deadlines"  # nothing issued after the customs deadline; moves of the deadline
     SHIPMENTS = "shipments"  # the first shipment's quantities; further shipments' documents
+    CORRECTIONS = "corrections"  # a correction may rename or remove a supplier or commodity
 
 
 CURRENT = frozenset(Change)
@@ -90,7 +93,7 @@ def why_not(
         case SubmitDocuments():
             return _submit_documents(state, action)
         case CorrectRequestData():
-            return _correct_request_data(state, action)
+            return _correct_request_data(state, action, changes)
         case RecordCertificateNumber():
             return _record_certificate_number(state, action, operations_checked, now, changes)
         case SubmitTransportDocument():
@@ -103,6 +106,8 @@ def why_not(
             return not_allowed(state, action) or _record_shipment(state, action, changes)
         case CancelCertificates():
             return _cancel_certificates(state, action)
+        case ResolveCorrections():
+            return _resolve_corrections(state, action)
         case AcceptDeadlineMove() | DeclineDeadlineMove():
             return not_allowed(state, action) or decision_problem(state, now)
         case ReportQuantities():
@@ -126,13 +131,35 @@ def _status_refusal(state: RequestState, statuses: frozenset[RequestStatus]) -> 
     return None
 
 
-def corrected_form(current: NopicRequestForm, corrected: NopicRequestForm) -> NopicRequestForm:
-    """The corrected data, with the original time of receipt and every document held so far."""
+def corrected_form(
+    current: NopicRequestForm, corrected: NopicRequestForm, *, set_aside: bool = False
+) -> NopicRequestForm:
+    """The corrected data, with the original time of receipt and every document held so far; with
+    `set_aside`, without the documents about a supplier or commodity the correction renamed or removed."""
     held = {d.file_id for d in current.documents}
     documents = [*current.documents, *(d for d in corrected.documents if d.file_id not in held)]
+    if set_aside:
+        aside = documents_set_aside(current, corrected)
+        documents = [d for d in documents if d not in aside]
     return NopicRequestForm.model_validate(
         {**corrected.model_dump(), "received_at": current.received_at, "documents": documents}
     )
+
+
+def documents_set_aside(current: NopicRequestForm, corrected: NopicRequestForm) -> list[DocumentReference]:
+    """The documents held that concern a supplier the corrected data no longer names, or a commodity it
+    removed or renamed: they no longer count for the checklist."""
+    names = set(corrected.supplier_names)
+    aside = []
+    for document in current.documents:
+        index = document.commodity_index
+        gone = index is not None and (
+            index >= len(corrected.commodities)
+            or corrected.commodities[index].product_name != current.commodities[index].product_name
+        )
+        if gone or (document.supplier is not None and document.supplier not in names):
+            aside.append(document)
+    return aside
 
 
 def moved_shipment(current: Shipment, action: UpdateEta) -> Shipment:
@@ -157,6 +184,13 @@ def _approve(state: RequestState, action: Approve, now: datetime, changes: froze
     return None
 
 
+def _resolve_corrections(state: RequestState, action: ResolveCorrections) -> str | None:
+    refusal = not_allowed(state, action)
+    if refusal is None and not state.corrections_requested:
+        return "there are no open corrections to resolve"
+    return refusal
+
+
 def _submit_documents(state: RequestState, action: SubmitDocuments) -> str | None:
     for position, document in enumerate(action.documents):
         if document.kind is DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE:
@@ -168,9 +202,11 @@ def _submit_documents(state: RequestState, action: SubmitDocuments) -> str | Non
     return not_allowed(state, action)
 
 
-def _correct_request_data(state: RequestState, action: CorrectRequestData) -> str | None:
+def _correct_request_data(
+    state: RequestState, action: CorrectRequestData, changes: frozenset[Change]
+) -> str | None:
     try:
-        corrected_form(state.form, action.form)
+        corrected_form(state.form, action.form, set_aside=Change.CORRECTIONS in changes)
     except ValidationError as error:
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in error.errors())
     return not_allowed(state, action)

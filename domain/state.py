@@ -289,6 +289,11 @@ class RequestState(BaseModel):
     )
     quantities_asked: bool = False
     reported_quantities: list[ReportedQuantity] | None = None
+    documents_set_aside: list[DocumentReference] = Field(
+        default_factory=list,
+        description="Documents about a supplier or commodity a correction renamed or removed: they no longer "
+        "count for the checklist, and stay readable with the audit trail.",
+    )
 
     def has_action(self, action_id: str) -> bool:
         return any(entry.action_id == action_id for entry in self.history)

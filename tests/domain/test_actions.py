@@ -40,6 +40,7 @@ def test_the_api_slugs_and_the_two_actions_with_routes_of_their_own() -> None:
         "update-eta",
         "record-shipment",
         "cancel-certificates",
+        "resolve-corrections",
         "accept-eta-move",
         "decline-eta-move",
         "report-quantities",

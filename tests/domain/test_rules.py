@@ -14,7 +14,7 @@ from domain.checklist import checklist
 from domain.deadlines import moved_shipment
 from domain.policy import IssuanceMode, Policy
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm
-from domain.rules import Change, corrected_form, not_allowed, why_not
+from domain.rules import Change, corrected_form, documents_set_aside, not_allowed, why_not
 from domain.rules import moved_shipment as old_moved_shipment
 from domain.state import (
     AWAITING_REVIEW,
@@ -133,6 +133,7 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
             "transport_document": definitive("bl-2"),
         },
         messages.CancelCertificates: {"reason": "lot failed"},
+        messages.ResolveCorrections: {"note": "answered by email"},
         messages.DeclineDeadlineMove: {"reason": "too far"},
         messages.ReportQuantities: {"quantities": [{"commodity_index": 0, "net_kg": "1"}]},
     }
@@ -212,6 +213,22 @@ def test_corrected_data_keeps_the_time_of_receipt_and_every_document_held() -> N
     assert [d.file_id for d in result.documents] == [*(d.file_id for d in current.documents), "pl-2"]
     correct = action(messages.CorrectRequestData, EXPORTER, form=corrected)
     assert refusal(request(Status.IN_REVIEW), correct) is None
+
+
+def test_a_correction_renaming_a_supplier_is_taken_and_the_documents_about_the_old_name_set_aside() -> None:
+    current = form()
+    data = current.model_dump(mode="json")
+    data["commodities"][0]["suppliers"][0]["name"] = "Finca Luna"
+    data["documents"] = []
+    corrected = NopicRequestForm.model_validate(data)
+    assert [d.file_id for d in documents_set_aside(current, corrected)] == ["tc-finca-sol"]
+    result = corrected_form(current, corrected, set_aside=True)
+    assert "tc-finca-sol" not in [d.file_id for d in result.documents]
+    correct = action(messages.CorrectRequestData, EXPORTER, form=corrected)
+    assert refusal(request(Status.IN_REVIEW), correct) is None
+    older = frozenset(Change) - {Change.CORRECTIONS}
+    refused = why_not(request(Status.IN_REVIEW), correct, NOW, operations_checked=True, changes=older)
+    assert refused is not None and "no supplier named 'Finca Sol'" in refused
 
 
 def test_numbers_by_hand_only_in_manual_mode_once_oid_checked_the_operations() -> None:

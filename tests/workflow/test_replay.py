@@ -51,6 +51,8 @@ EXPECTED = {
     "transport_document_with_the_form_accepted_at_issue",
     "one_day_timeframe_expires_at_the_customs_deadline",
     "quantities_reported_before_expiry",
+    "corrections_resolved_by_a_reviewer",
+    "correction_renames_a_supplier",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -1,6 +1,6 @@
 """The reviewer's decisions and the exporter's report that came with the procedure's unhappy paths:
-accepting or declining an exporter's move of the customs deadline past the allowance, and the net kg
-actually shipped, reported before expiry.
+resolving open corrections answered another way (by email, say), accepting or declining an exporter's move
+of the customs deadline past the allowance, and the net kg actually shipped, reported before expiry.
 
 Updates, like every action (`handlers.py`): the person hears at once whether it was refused, and why.
 """
@@ -14,11 +14,28 @@ from workflows.nopic_request.handlers import Handlers
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
-    from domain.messages import AcceptDeadlineMove, DeclineDeadlineMove, ReportQuantities
+    from domain.messages import AcceptDeadlineMove, DeclineDeadlineMove, ReportQuantities, ResolveCorrections
     from domain.state import RequestState
 
 
 class Decisions(Handlers):
+    @workflow.update
+    async def resolve_corrections(self, action: ResolveCorrections) -> RequestState:
+        return await self._act(action, self._resolve_corrections)
+
+    @resolve_corrections.validator
+    def _validate_resolve_corrections(self, action: ResolveCorrections) -> None:
+        self._validate(action)
+
+    async def _resolve_corrections(self, action: ResolveCorrections) -> None:
+        """The corrections are settled otherwise: the request is judged on what it holds now."""
+        resolved = "; ".join(self._state.corrections_requested)
+        self._corrections_answered()
+        await self._record(
+            "resolve_corrections", action.actor, action.action_id, detail=f"{resolved}: {action.note}"
+        )
+        await self.check_documents()
+
     @workflow.update
     async def accept_deadline_move(self, action: AcceptDeadlineMove) -> RequestState:
         return await self._act(action, self._accept_deadline_move)

@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateEta,
         Withdraw,
     )
-    from domain.rules import CURRENT, Change, corrected_form, moved_shipment, why_not
+    from domain.rules import CURRENT, Change, corrected_form, documents_set_aside, moved_shipment, why_not
     from domain.state import (
         UNDER_REVIEW,
         CertificateStatus,
@@ -161,7 +161,10 @@ class Handlers(DeadlineMoves):
 
     async def _correct_request_data(self, action: CorrectRequestData) -> None:
         state = self._state
-        form = corrected_form(state.form, action.form)
+        set_aside = self._since(Change.CORRECTIONS)
+        aside = documents_set_aside(state.form, action.form) if set_aside else []
+        form = corrected_form(state.form, action.form, set_aside=set_aside)
+        state.documents_set_aside += aside
         state.lead_working_days, state.late = lead_time(state.policy, form)
         state.certificates = one_nopic_per_commodity(form)
         state.customs_deadline = form.shipment.customs_deadline
@@ -169,7 +172,10 @@ class Handlers(DeadlineMoves):
         self._set_form(form)
         if action.actor.role is Role.EXPORTER:
             self._corrections_answered()
-        await self._record("correct_request_data", action.actor, action.action_id, payload=action)
+        payload = action.model_dump(mode="json")
+        if aside:
+            payload["documents_set_aside"] = [d.model_dump(mode="json") for d in aside]
+        await self._record("correct_request_data", action.actor, action.action_id, payload=payload)
         await self._notify(
             Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM, message="the request data was corrected"
         )
