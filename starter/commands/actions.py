@@ -64,6 +64,16 @@ def request_corrections(
     _act(request_id, messages.RequestCorrections, {"items": item, "message": message}, action_id, as_json)
 
 
+@_action(messages.ResolveCorrections)
+def resolve_corrections(
+    request_id: RequestIdArg,
+    note: Annotated[str, typer.Option(help="How they were answered (by email, say), for the audit trail.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.ResolveCorrections, {"note": note}, action_id, as_json)
+
+
 @_action(messages.CorrectRequestData)
 def correct_request_data(
     request_id: RequestIdArg,

@@ -200,6 +200,8 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
                 "etd": text(form, "etd"),
                 "clear_expected_clearance": form.get("clear_expected_clearance") == "on" or None,
             }
+        case "resolve-corrections":
+            body = {"note": text(form, "note")}
         case "accept-eta-move":
             body = {"note": text(form, "note")}
         case "decline-eta-move":

@@ -179,12 +179,13 @@ async def store_one(
 
 
 def request_documents(state: RequestState) -> list[DocumentReference]:
-    """Every document the request refers to: the form's, the accepted transport document, shipments'."""
+    """Every document the request refers to: the form's, the accepted transport document, shipments', and
+    those a correction set aside (they stay readable with the audit trail)."""
     documents = list(state.form.documents)
     if state.transport_document is not None:
         documents.append(state.transport_document)
     documents += [shipment.transport_document for shipment in state.shipments]
-    return documents
+    return documents + state.documents_set_aside
 
 
 @router.get(

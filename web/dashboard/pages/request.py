@@ -220,6 +220,7 @@ DONE = {
     "uploaded": "The documents are uploaded.",
     "approve": "Approved: the NOPICs are being issued.",
     "request-corrections": "The exporter has been asked for corrections.",
+    "resolve-corrections": "The corrections are resolved; the request can be approved once complete.",
     "refuse": "The request is refused.",
     "correct-request-data": "The corrected data are sent.",
     "withdraw": "The request is withdrawn.",
