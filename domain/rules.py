@@ -62,6 +62,7 @@ class Change(StrEnum):
     DEADLINES = "deadlines"  # nothing issued after the customs deadline; moves of the deadline
     SHIPMENTS = "shipments"  # the first shipment's quantities; further shipments' documents
     CORRECTIONS = "corrections"  # a correction may rename or remove a supplier or commodity
+    REFERENCES = "references"  # a cancellation names at least one certificate
 
 
 CURRENT = frozenset(Change)
@@ -105,7 +106,7 @@ def why_not(
         case RecordShipment():
             return not_allowed(state, action) or _record_shipment(state, action, changes)
         case CancelCertificates():
-            return _cancel_certificates(state, action)
+            return _cancel_certificates(state, action, changes)
         case ResolveCorrections():
             return _resolve_corrections(state, action)
         case AcceptDeadlineMove() | DeclineDeadlineMove():
@@ -335,11 +336,15 @@ def _record_shipment(state: RequestState, action: RecordShipment, changes: froze
     return shipment_problem(state, action.shipped_on, action.quantities)
 
 
-def _cancel_certificates(state: RequestState, action: CancelCertificates) -> str | None:
+def _cancel_certificates(
+    state: RequestState, action: CancelCertificates, changes: frozenset[Change]
+) -> str | None:
     refusal = not_allowed(state, action)
     if refusal is not None:
         return refusal
     certificates = state.certificates
+    if Change.REFERENCES in changes and action.commodity_indexes == []:
+        return "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
     for index in action.commodity_indexes or []:
         if index >= len(certificates):
             return f"commodity {index} does not exist: the request has {len(certificates)}"

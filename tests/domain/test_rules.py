@@ -333,6 +333,15 @@ def test_nothing_is_issued_after_the_customs_deadline_and_the_reason_says_to_mov
     assert why_not(state, action(messages.Approve), after, operations_checked=True, changes=older) is None
 
 
+def test_cancelling_needs_at_least_one_certificate_when_a_list_is_given() -> None:
+    active = issued(request(Status.ACTIVE))
+    empty = action(messages.CancelCertificates, reason="x", commodity_indexes=[])
+    assert refusal(active, empty) == (
+        "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
+    )
+    assert refusal(active, action(messages.CancelCertificates, reason="x")) is None
+
+
 def test_shipments_only_while_active_within_what_was_certified() -> None:
     active = issued(request(Status.ACTIVE))
     shipment = {

@@ -53,6 +53,7 @@ EXPECTED = {
     "quantities_reported_before_expiry",
     "corrections_resolved_by_a_reviewer",
     "correction_renames_a_supplier",
+    "cancellation_with_an_empty_list_refused",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.messages import (
     Approve,
+    CancelCertificates,
     RecordShipment,
     RejectTransportDocument,
     ReportQuantities,
@@ -292,3 +293,17 @@ async def test_a_week_before_expiry_the_exporter_reports_the_kg_shipped_the_reco
         ),
     ]
     await service.save_history(handle, "quantities_reported_before_expiry")
+
+
+async def test_cancelling_with_an_empty_list_is_refused_and_tells_no_one(workflow_service: Service) -> None:
+    service = workflow_service
+    handle = await service.start(policy=PATHS)
+    await service.active(handle)
+    before = dict(service.mailer.sent)
+    empty = CancelCertificates(**service.action(), commodity_indexes=[], reason="nothing really")
+    reason = await refusal(handle.execute_update(NopicRequest.cancel_certificates, empty))
+    assert (
+        reason == "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
+    )
+    assert service.mailer.sent == before and service.oid.cancel_reasons == {}
+    await service.save_history(handle, "cancellation_with_an_empty_list_refused")
