@@ -26,7 +26,7 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer, for scripts.")]
-RequestIdArg = Annotated[str, typer.Argument(help="The request id, e.g. R20261128-1A2B3C4D.")]
+RequestIdArg = Annotated[str, typer.Argument(help="The request id, e.g. R20261128-1A2B3C4D5E6F7A8B.")]
 ActionIdOption = Annotated[
     str | None, typer.Option("--action-id", help="Your id for this action: repeating it changes nothing.")
 ]
