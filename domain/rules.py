@@ -346,7 +346,7 @@ def _cancel_certificates(
     if Change.REFERENCES in changes and action.commodity_indexes == []:
         return "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
     for index in action.commodity_indexes or []:
-        if index >= len(certificates):
+        if not 0 <= index < len(certificates):
             return f"commodity {index} does not exist: the request has {len(certificates)}"
         if certificates[index].status is not CertificateStatus.ISSUED:
             return f"the NOPIC for {certificates[index].product_name} is {certificates[index].status}"

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from playwright.async_api import Browser, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_pool
 from core.logging import configure_logging
 from devstack.oid_sandbox.app import SandboxConfig
 from devstack.oid_sandbox.app import create_app as create_sandbox_app
+from tests.support.browser import launch_chromium
 from tests.support.harness import Service, running_service
 from tests.support.postgres import TEMPLATE_DATABASE, embedded_server, fresh_database
 from tests.support.servers import RunningSandbox, serve_in_process
@@ -107,3 +109,12 @@ async def stack(
     home = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     async with running_stack(dev_server_env, postgres_server, TEMPLATE_DATABASE, home) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium for the dashboard tests, one per test module."""
+    async with async_playwright() as playwright:
+        chromium = await launch_chromium(playwright)
+        yield chromium
+        await chromium.close()

@@ -5,60 +5,22 @@ With NOPIC_SCREENSHOTS=<dir>, each step leaves a full-page screenshot there, to 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
+from tests.support.browser import as_person, signed_in, snap
 from tests.support.dirs import EXAMPLES
 from tests.support.postgres import TEMPLATE_DATABASE
-from tests.support.stack import ApiStack, Person, complete_request, request_body, running_stack, today
+from tests.support.stack import ApiStack, complete_request, request_body, running_stack, today
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCUMENTS = EXAMPLES / "documents"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        await chromium.close()
-
-
-async def snap(page: Page, name: str) -> None:
-    folder = os.environ.get("NOPIC_SCREENSHOTS")
-    if folder:  # playwright creates the folder
-        await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
-async def signed_in(browser: Browser, stack: ApiStack, username: str, password: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await page.goto(f"{stack.url}/ui")
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    return page
-
-
-async def as_person(browser: Browser, stack: ApiStack, person: Person) -> Page:
-    return await signed_in(browser, stack, person.username, person.password)
 
 
 async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approves_to_active(

@@ -340,6 +340,8 @@ def test_cancelling_needs_at_least_one_certificate_when_a_list_is_given() -> Non
         "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
     )
     assert refusal(active, action(messages.CancelCertificates, reason="x")) is None
+    negative = action(messages.CancelCertificates, reason="x", commodity_indexes=[-1])
+    assert refusal(active, negative) == "commodity -1 does not exist: the request has 2"
 
 
 def test_shipments_only_while_active_within_what_was_certified() -> None:

@@ -127,6 +127,7 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
             },
         ),
         action("cancel-certificates", REVIEWERS_ONLY, {"reason": "test"}),
+        action("resolve-corrections", REVIEWERS_ONLY, {"note": "answered by email"}),
         action("accept-eta-move", REVIEWERS_ONLY, {}),
         action("decline-eta-move", REVIEWERS_ONLY, {"reason": "too far"}),
         action("report-quantities", PEOPLE_OWN, {"quantities": [{"commodity_index": 0, "net_kg": "1"}]}),

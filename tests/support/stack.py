@@ -208,11 +208,14 @@ COMPLETE = [
 ]
 
 
-async def store_documents(store: DocumentStore, tag: str) -> list[dict[str, Any]]:
-    """References to stored files that complete `request_body`'s checklist."""
+async def store_documents(
+    store: DocumentStore, tag: str, operation_id: str = EXPORTER_OPERATION
+) -> list[dict[str, Any]]:
+    """References to stored files that complete `request_body`'s checklist, uploaded for the operation."""
     references = []
     for kind, supplier in COMPLETE:
         stored = await store.store(pdf(f"{tag}-{kind}"), f"{kind}.pdf")
+        await store.grant(stored.sha256, operation_id, None, by_reviewer=False)
         references.append(
             {"kind": kind, "file_id": stored.sha256, "sha256": stored.sha256, "supplier": supplier}
         )

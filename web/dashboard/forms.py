@@ -213,4 +213,5 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
             body = {"reason": text(form, "reason"), "commodity_indexes": chosen or None}
         case _:
             body = {}
+    body["action_id"] = text(form, "action_id")
     return {k: v for k, v in body.items() if v is not None}

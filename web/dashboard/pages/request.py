@@ -153,11 +153,14 @@ async def act(
         if isinstance(file, UploadFile) and file.filename:
             kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
             content = await file.read(config.max_upload_bytes + 1)
-            [reference] = await store_uploads(store, [(file.filename, content, kind, None)])
+            operation = state.form.exporter.operation_id
+            [reference] = await store_uploads(
+                store, [(file.filename, content, kind, None)], session.user, operation
+            )
             field = "document" if action == "transport-document" else "transport_document"
             data[field] = reference.model_dump(mode="json")
         body = body_model(spec.message).model_validate(data)
-        await take_action(requests, session.user, request_id, spec, body, at)
+        await take_action(requests, session.user, request_id, spec, body, at, store)
     except ValidationError as exc:
         reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
     except ApiError as exc:
@@ -186,7 +189,8 @@ async def upload_documents(
     form = await checked_form(request, session)
     state = await visible_state(requests, session.user, request_id)
     try:
-        references = await store_slots(store, config.max_upload_bytes, form)
+        operation = state.form.exporter.operation_id
+        references = await store_slots(store, config.max_upload_bytes, form, session.user, operation)
         if not references:
             raise ApiError(422, "no_file", "Choose at least one file to upload.")
         await deliver_documents(requests, session.user, request_id, references, at)
