@@ -15,6 +15,7 @@ from domain import messages
 from domain.actions import ACTIONS, BY_MESSAGE, BY_SLUG
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind
+from domain.schedule import grace_running
 from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, RequestStatus, Role
 from starter.client import ActionRefused
 from web.auth import Session, UserRole
@@ -94,6 +95,11 @@ async def _request_page(
         names=names,
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
         rejectable=rejectable(state),
+        grace_until=grace_running(state),
+        shipments=[
+            *([("first", state.first_shipment)] if state.first_shipment else []),
+            *((f"further #{i}", s) for i, s in enumerate(state.shipments)),
+        ],
         rejected_shipments=[
             (i, s) for i, s in enumerate(state.shipments) if s.rejected is not None and not s.lapsed
         ],
