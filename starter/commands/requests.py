@@ -20,6 +20,7 @@ from starter.commands.api import (
     print_detail,
     print_json,
     table,
+    words,
 )
 
 
@@ -84,7 +85,7 @@ def list_requests(
         [
             [
                 r["request_id"],
-                r["status"],
+                words(r["status"]),
                 r["exporter_name"],
                 r["importer_name"],
                 ", ".join(r["product_names"]),
