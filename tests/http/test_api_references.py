@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -157,3 +158,21 @@ async def test_a_cancellation_naming_no_certificate_or_one_not_issued_is_422_and
         if request_id in (text := m.read_text(errors="replace")) and "X-Nopic-Kind: cancellation" in text
     ]
     assert told == [], "nobody was told anything"
+
+
+async def test_an_eta_update_keeps_the_expected_clearance_unless_the_body_clears_it(stack: ApiStack) -> None:
+    body = request_body(product="Organic chia")
+    eta = datetime.fromisoformat(body["shipment"]["eta"])
+    body["shipment"]["expected_clearance"] = (eta + timedelta(days=2)).isoformat()
+    async with stack.client(stack.exporter) as http:
+        request_id = (await http.post("/requests", json=body)).json()["id"]
+        later = (eta + timedelta(days=1)).isoformat()
+        kept = await http.post(f"/requests/{request_id}/actions/update-eta", json={"eta": later})
+        cleared = await http.post(
+            f"/requests/{request_id}/actions/update-eta", json={"eta": later, "expected_clearance": None}
+        )
+    kept_clearance = datetime.fromisoformat(kept.json()["form"]["shipment"]["expected_clearance"])
+    assert kept_clearance == eta + timedelta(days=2)
+    assert cleared.json()["form"]["shipment"]["expected_clearance"] is None
+    assert datetime.fromisoformat(cleared.json()["customs_deadline"]) == eta + timedelta(days=1)
+

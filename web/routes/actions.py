@@ -83,6 +83,10 @@ async def take_action(
         # others, and actions checked against the request, need the state read first (a query).
         state = await visible_state(requests, user, request_id)
     data = body.model_dump(exclude={"action_id"})
+    if spec.message is messages.UpdateEta and "expected_clearance" in body.model_fields_set:
+        # Named, and null: the body clears the expected clearance explicitly (left out, it stays).
+        cleared = data["expected_clearance"] is None
+        data["clear_expected_clearance"] = data["clear_expected_clearance"] or cleared
     action_id = getattr(body, "action_id", None) or f"{spec.slug}-{uuid4().hex}"
     try:
         action = spec.message.model_validate({**data, "action_id": action_id, "actor": user.actor, "at": at})
