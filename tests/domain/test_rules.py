@@ -9,8 +9,6 @@ import pytest
 
 from domain import messages
 from domain.actions import ACTIONS
-from domain.certificates import one_nopic_per_commodity
-from domain.checklist import checklist
 from domain.deadlines import moved_shipment
 from domain.policy import IssuanceMode, Policy
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm
@@ -25,45 +23,17 @@ from domain.state import (
     NOPICS_IN_FORCE,
     UNDER_REVIEW,
     Actor,
-    CertificateStatus,
     RequestState,
     RequestStatus,
     Role,
 )
 from tests.support.forms import COMPLETE_DOCUMENTS, RECEIVED_AT, document, form
+from tests.support.states import NOW, issued, request
 
 Status = RequestStatus
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
 ADMIN = Actor(person_id="u-admin", name="Ada Admin", role=Role.ADMIN)
-NOW = RECEIVED_AT + timedelta(hours=1)
-
-
-def request(status: Status, request_form: NopicRequestForm | None = None, **updates: Any) -> RequestState:
-    request_form = request_form or form()
-    state = RequestState(
-        request_id="R-1",
-        form=request_form,
-        policy=updates.pop("policy", Policy()),
-        status=status,
-        received_day=request_form.received_at.date(),
-        lead_working_days=6,
-        late=False,
-        checklist=checklist(request_form),
-        certificates=one_nopic_per_commodity(request_form),
-        customs_deadline=request_form.shipment.customs_deadline,
-        updated_at=NOW,
-    )
-    return state.model_copy(update=updates)
-
-
-def issued(state: RequestState) -> RequestState:
-    numbers = ["026-1234567890-000001", "026-1234567890-000002"]
-    certificates = [
-        c.model_copy(update={"status": CertificateStatus.ISSUED, "number": n})
-        for c, n in zip(state.certificates, numbers, strict=True)
-    ]
-    return state.model_copy(update={"certificates": certificates})
 
 
 def action(model: type[messages.Action], actor: Actor = REVIEWER, **fields: Any) -> Any:

@@ -13,8 +13,8 @@ from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
 from domain.schedule import Due, DueKind, due, expiry, next_due, on_reminder_day, timeframe_end
 from domain.state import RequestStatus, ShipmentRecord
-from tests.domain.test_rules import request
 from tests.support.forms import COMPLETE_DOCUMENTS, document, form
+from tests.support.states import request
 
 NINE = Policy(reminder_time=time(9), transport_grace_working_days=2)
 BRUSSELS = NINE.zone

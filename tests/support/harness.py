@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities import Adapters, build_activities
 from activities.notifications import Notification
-from domain.messages import Approve, SubmitTransportDocument
+from domain.messages import Approve, RecordCertificateNumber, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
 from domain.state import (
@@ -44,6 +44,14 @@ SKIP_LIMIT = 30
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
 
+# The certifier's policy as the settings give it today (the defaults reproduce older requests').
+PATHS = Policy(
+    reminder_time=time(9),
+    transport_grace_working_days=2,
+    deadline_move_allowance=timedelta(days=30),
+    quantities_report_before=timedelta(days=7),
+)
+BRUSSELS = PATHS.zone
 # What the first shipment carries, unless a test says otherwise: part of the coffee, none of the cocoa.
 FIRST_SHIPMENT_KG = {0: "2000"}
 
@@ -231,3 +239,18 @@ async def refusal(update: Awaitable[Any]) -> str:
         assert failed.cause.type == ACTION_REFUSED
         return failed.cause.message
     raise AssertionError("the update was accepted")
+
+
+async def record_first_number(
+    service: Service, handle: WorkflowHandle[Any, RequestState], number: str
+) -> RequestState:
+    """Record commodity 0's number as staff would: again while the operations are still being checked."""
+    update = RecordCertificateNumber(**service.action(), commodity_index=0, number=number)
+    for _ in range(100):
+        try:
+            return await handle.execute_update(NopicRequest.record_certificate_number, update)
+        except WorkflowUpdateFailedError as failed:
+            if "still being checked" not in str(failed.cause):
+                raise
+        await asyncio.sleep(0.05)
+    raise AssertionError("the operations were never checked")

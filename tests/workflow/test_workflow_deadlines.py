@@ -19,23 +19,23 @@ from domain.messages import (
     SubmitDocuments,
     UpdateEta,
 )
-from domain.policy import IssuanceMode, Policy
+from domain.policy import IssuanceMode
 from domain.request import DocumentKind, NopicRequestForm
 from domain.schedule import on_reminder_day
 from domain.state import CertificateStatus, RequestState, RequestStatus
 from tests.support.forms import document
-from tests.support.harness import EXPORTER, Service, at_instant, refusal, request_form
-from tests.workflow.test_workflow_issuance import record_first_number
+from tests.support.harness import (
+    BRUSSELS,
+    EXPORTER,
+    PATHS,
+    Service,
+    at_instant,
+    record_first_number,
+    refusal,
+    request_form,
+)
 from workflows.nopic_request import NopicRequest
 
-# The certifier's policy as the settings give it today.
-PATHS = Policy(
-    reminder_time=time(9),
-    transport_grace_working_days=2,
-    deadline_move_allowance=timedelta(days=30),
-    quantities_report_before=timedelta(days=7),
-)
-BRUSSELS = PATHS.zone
 ONE_DAY, THREE_DAYS = timedelta(days=1), timedelta(days=3)
 
 

@@ -20,8 +20,16 @@ from domain.request import DocumentKind
 from domain.schedule import on_reminder_day
 from domain.state import CertificateStatus, ReconciliationLine, ReportedQuantity, RequestStatus
 from tests.support.forms import COMPLETE_DOCUMENTS, document
-from tests.support.harness import EXPORTER, Service, at_instant, kilograms, refusal, request_form
-from tests.workflow.test_workflow_deadlines import BRUSSELS, PATHS
+from tests.support.harness import (
+    BRUSSELS,
+    EXPORTER,
+    PATHS,
+    Service,
+    at_instant,
+    kilograms,
+    refusal,
+    request_form,
+)
 from workflows.nopic_request import NopicRequest
 
 
