@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_pool
@@ -114,6 +114,9 @@ async def stack(
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     """Chromium for the dashboard tests, one per test module."""
+    # What a page shows after a click may wait on the workflow; on a busy machine that takes more than
+    # playwright's 5 s default for an assertion.
+    expect.set_options(timeout=30_000)
     async with async_playwright() as playwright:
         chromium = await launch_chromium(playwright)
         yield chromium
