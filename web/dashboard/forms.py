@@ -46,21 +46,18 @@ def time_zones(certifier_zone: str) -> list[str]:
 
 
 def aware(form: FormData, name: str) -> str | None:
-    """A `datetime-local` value with the zone chosen beside it (`<name>_zone`, or an `<name>_offset` such as
-    -05:00) as ISO 8601; what cannot be read is passed on as typed, for the model to name the field."""
+    """A `datetime-local` value with the zone chosen beside it (`<name>_zone`, UTC when none came) as
+    ISO 8601; what cannot be read is passed on as typed, for the model to name the field."""
     local = text(form, name)
     if local is None:
         return None
     if len(local) == 16:  # browsers omit the seconds
         local += ":00"
-    zone = text(form, f"{name}_zone")
-    if zone is not None:
-        try:
-            return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).isoformat()
-        except (ValueError, KeyError):  # an unknown zone is a KeyError (ZoneInfoNotFoundError)
-            return f"{local} {zone}"
-    offset = text(form, f"{name}_offset") or "+00:00"
-    return f"{local}{offset}"
+    zone = text(form, f"{name}_zone") or "UTC"
+    try:
+        return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).isoformat()
+    except (ValueError, KeyError):  # an unknown zone is a KeyError (ZoneInfoNotFoundError)
+        return f"{local} {zone}"
 
 
 def local_and_zone(moment: datetime | None, zones: list[str]) -> tuple[str, str]:
