@@ -95,6 +95,34 @@ class DocumentStore:
             )
         return StoredDocument.model_validate(dict(row)) if row else None
 
+    async def grant(
+        self, sha256: str, operation_id: str | None, uploaded_by: int | None, by_reviewer: bool
+    ) -> None:
+        """The requests of `operation_id` may refer to the file and its exporters read it (none: the
+        certifier's own file, for reviewers only)."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO document_access (sha256, operation_id, uploaded_by, by_reviewer) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                sha256,
+                operation_id,
+                uploaded_by,
+                by_reviewer,
+            )
+
+    async def access(self, sha256s: list[str]) -> dict[str, list[tuple[str | None, bool]]]:
+        """For each file: the (operation, uploaded by a reviewer) it was granted to; no entry: none at all."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT sha256, operation_id, by_reviewer FROM document_access "
+                "WHERE sha256 = ANY($1::text[])",
+                sha256s,
+            )
+        grants: dict[str, list[tuple[str | None, bool]]] = {}
+        for row in rows:
+            grants.setdefault(row["sha256"], []).append((row["operation_id"], row["by_reviewer"]))
+        return grants
+
     async def read(self, sha256: str) -> bytes:
         document = await self.get(sha256)
         if document is None:

@@ -17,7 +17,7 @@ reply to DATA, and a retry that finds the first mark without the second logs and
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,6 +64,13 @@ class NotificationKind(StrEnum):
     # review team: NOPICs to cancel in OID by hand (manual mode), and OID refusing to issue or cancel one
     CANCELLATION_REQUESTED = "cancellation_requested"
     OID_REFUSED = "oid_refused"
+    # added with the procedure's unhappy paths
+    DEPARTURE_REMINDER = "departure_reminder"  # exporter: items due before departure still missing
+    FIRST_SHIPMENT_QUANTITIES = "first_shipment_quantities"  # exporter: the held document's day and kg
+    QUANTITIES_REPORT_REQUESTED = "quantities_report_requested"  # exporter: kg shipped, before expiry
+    DEADLINE_MOVED = "deadline_moved"  # review team: every move of the customs deadline
+    DEADLINE_MOVE_REQUESTED = "deadline_move_requested"  # review team: an exporter's move past the allowance
+    DEADLINE_MOVE_DECIDED = "deadline_move_decided"  # exporter: the reviewer accepted or declined it
 
 
 class Notification(BaseModel):
@@ -101,6 +108,15 @@ class Notification(BaseModel):
     reconciliation: list[ReconciliationLine] = Field(default_factory=list)
     issuance_mode: IssuanceMode = Field(
         default=IssuanceMode.API, description="Who makes and cancels the NOPICs in OID: staff or the gateway."
+    )
+    due_by: AwareDatetime | None = Field(
+        default=None,
+        description="What the message is due by, when not the customs deadline: the departure, a grace "
+        "period's end, a further shipment's document, the expiry, a move asked for.",
+    )
+    shipped_on: date | None = Field(default=None, description="The further shipment the message is about.")
+    previous_deadline: AwareDatetime | None = Field(
+        default=None, description="The customs deadline before a move (deadline_moved, deadline_move_*)."
     )
 
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from domain.schedule import attention, grace_running
 from domain.state import Actor, Certificate, RequestState, RequestStatus
 
 
@@ -47,6 +48,10 @@ class RequestSummary(BaseModel):
     product_names: list[str]
     received_at: AwareDatetime
     updated_at: AwareDatetime
+    attention: list[str] = Field(
+        default_factory=list, description="What the reviewers' queues flag it for (`domain.schedule`)."
+    )
+    grace_until: AwareDatetime | None = Field(default=None, description="The end of a grace period running.")
 
     @classmethod
     def of(cls, state: RequestState) -> RequestSummary:
@@ -66,6 +71,8 @@ class RequestSummary(BaseModel):
             product_names=[c.product_name for c in form.commodities],
             received_at=form.received_at,
             updated_at=state.updated_at,
+            attention=[flag.value for flag in attention(state)],
+            grace_until=grace_running(state),
         )
 
 

@@ -34,7 +34,7 @@ from core.settings import policy_from_settings
 from domain.request import parse_request_form
 from domain.state import Actor, NopicRequestInput, RequestState, Role, workflow_id
 from starter.client import WORKFLOW_TYPE, RequestClient
-from tests.support.stack import request_body
+from tests.support.stack import first_shipment, request_body
 
 Figures = dict[str, Any]
 RESULTS = Path(__file__).parent / "results"
@@ -178,7 +178,8 @@ async def approve(http: httpx.AsyncClient, request_id: str) -> None:
 
 async def deliver_transport_document(http: httpx.AsyncClient, bench: BenchStack, request_id: str) -> None:
     answer = await http.post(
-        f"/requests/{request_id}/actions/transport-document", json={"document": bench.transport_document}
+        f"/requests/{request_id}/actions/transport-document",
+        json={"document": bench.transport_document, **first_shipment()},
     )
     state = _check(answer)
     if state["status"] != "active":

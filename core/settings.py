@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     reminder_offsets: list[timedelta] = Field(
         default_factory=lambda: [timedelta(days=3), timedelta(days=1)]
     )
+    # Reminders go out at this local time on the day due; a rejected transport document at (or within a
+    # day of) the customs deadline leaves this many working days for a compliant one; exporters move the
+    # customs deadline up to this long past the timeframe's last day (further, a reviewer decides); the
+    # exporter reports the net kg shipped this long before the NOPICs expire.
+    reminder_time: time | None = time(9, 0)
+    transport_grace_working_days: int = Field(default=2, ge=0)
+    deadline_move_allowance: timedelta | None = timedelta(days=30)
+    quantities_report_before: timedelta | None = timedelta(days=7)
 
     # OID: `api` creates NOPICs through the gateway; `manual` waits for staff to record the numbers.
     issuance_mode: Literal["api", "manual"] = "api"
@@ -184,6 +192,10 @@ def policy_from_settings(settings: Settings) -> Policy:
         issuance_mode=IssuanceMode(settings.issuance_mode),
         operations_check=settings.operations_source,
         operations_check_timeout=settings.operations_check_timeout,
+        reminder_time=settings.reminder_time,
+        transport_grace_working_days=settings.transport_grace_working_days,
+        deadline_move_allowance=settings.deadline_move_allowance,
+        quantities_report_before=settings.quantities_report_before,
     )
 
 

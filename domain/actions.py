@@ -16,6 +16,7 @@ from domain import messages
 from domain.state import (
     CHECKED_IN,
     NOPICS_IN_FORCE,
+    TAKES_DOCUMENTS,
     UNDER_REVIEW,
     RequestStatus,
     Role,
@@ -23,6 +24,8 @@ from domain.state import (
 
 REVIEWER = frozenset({Role.REVIEWER})
 EXPORTER_OR_REVIEWER = frozenset({Role.EXPORTER, Role.REVIEWER})
+DEADLINE_MOVABLE = UNDER_REVIEW | {RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT}
+"""Until the first shipment's transport document is in, its customs deadline is what the request waits for."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
         signal="transport_document_received",
         slug="transport-document",
         roles=EXPORTER_OR_REVIEWER,
-        statuses=frozenset({RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT}),
-        summary="Deliver the definitive transport document of the first shipment",
+        # Before issue it is kept, and accepted once the NOPICs are issued; while active, it replaces a
+        # further shipment's rejected one.
+        statuses=TAKES_DOCUMENTS,
+        summary="Deliver the definitive transport document of the first shipment, or a further one's anew",
     ),
     ActionSpec(
         messages.RejectTransportDocument,
@@ -109,8 +114,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         slug="update-eta",
         roles=EXPORTER_OR_REVIEWER,
         # Until the transport document is in: the customs deadline it sets is what the request waits for.
-        statuses=UNDER_REVIEW | {RequestStatus.ISSUING, RequestStatus.AWAITING_TRANSPORT_DOCUMENT},
-        summary="Move the ETA and expected clearance",
+        statuses=DEADLINE_MOVABLE,
+        summary="Move the ETA and expected clearance (and the ETD, before issue)",
     ),
     ActionSpec(
         messages.RecordShipment,
@@ -161,6 +166,38 @@ ACTIONS: tuple[ActionSpec, ...] = (
         statuses=CHECKED_IN,
         summary="Ask the OID gateway again to cancel a NOPIC it failed to cancel (api issuance)",
     ),
+    ActionSpec(
+        messages.ResolveCorrections,
+        update="resolve_corrections",
+        slug="resolve-corrections",
+        roles=REVIEWER,
+        statuses=UNDER_REVIEW,
+        summary="Resolve the open corrections (answered otherwise, e.g. by email), with a note",
+    ),
+    ActionSpec(
+        messages.AcceptDeadlineMove,
+        update="accept_deadline_move",
+        slug="accept-eta-move",
+        roles=REVIEWER,
+        statuses=DEADLINE_MOVABLE,
+        summary="Accept the exporter's move of the customs deadline past the allowance",
+    ),
+    ActionSpec(
+        messages.DeclineDeadlineMove,
+        update="decline_deadline_move",
+        slug="decline-eta-move",
+        roles=REVIEWER,
+        statuses=DEADLINE_MOVABLE,
+        summary="Decline the exporter's move of the customs deadline, with a reason",
+    ),
+    ActionSpec(
+        messages.ReportQuantities,
+        update="report_quantities",
+        slug="report-quantities",
+        roles=EXPORTER_OR_REVIEWER,
+        statuses=frozenset({RequestStatus.ACTIVE}),
+        summary="Report the net kg actually shipped per commodity over the timeframe",
+    ),
     # Its body is the whole request form, checked as a new submission is, so its route is its own.
     ActionSpec(
         messages.CorrectRequestData,
@@ -177,7 +214,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         update="submit_documents",
         slug="submit-documents",
         roles=EXPORTER_OR_REVIEWER,
-        statuses=CHECKED_IN,
+        statuses=TAKES_DOCUMENTS,
         summary="Upload supporting documents",
         own_route=True,
     ),

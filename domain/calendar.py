@@ -7,7 +7,7 @@ was received: a request that arrives at 23:30 UTC on a Monday arrived on Tuesday
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import holidays
 
@@ -46,3 +46,16 @@ def lead_working_days(policy: Policy, received_at: datetime, etd: date) -> int:
 def is_late(policy: Policy, lead: int) -> bool:
     """Late: fewer working days than the certifier asks for. Flagged for a reviewer, never refused."""
     return lead < policy.min_lead_working_days
+
+
+def grace_end(policy: Policy, moment: datetime) -> datetime:
+    """The end of a grace period opened at `moment`: midnight after the policy's working days that follow
+    that day, in the certifier's time zone. No working days: `moment` itself."""
+    if policy.transport_grace_working_days == 0:
+        return moment
+    calendar = WorkingCalendar(policy)
+    day, left = calendar.day_of(moment), policy.transport_grace_working_days
+    while left > 0:
+        day += timedelta(days=1)
+        left -= calendar.is_working_day(day)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=policy.zone)

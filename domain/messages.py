@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm, Text
-from domain.state import Actor, ShippedQuantity
+from domain.state import Actor, ReportedQuantity, ShippedQuantity
 
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
@@ -62,9 +62,21 @@ class RecordCertificateNumber(Action):
 
 
 class SubmitTransportDocument(Action):
-    """The definitive transport document of the first shipment."""
+    """The definitive transport document of the first shipment, with the day it shipped and the net kg of
+    each commodity; or, with `shipment`, a compliant one for that further shipment's rejected document.
+
+    Before the NOPICs are issued it is kept, and accepted as the first shipment's once they are."""
 
     document: DocumentReference
+    shipped_on: date | None = Field(default=None, description="The day the first shipment left.")
+    quantities: list[ShippedQuantity] = Field(
+        default_factory=list, description="Net kg of each commodity in the first shipment."
+    )
+    shipment: int | None = Field(
+        default=None,
+        ge=0,
+        description="A further shipment (its index in `shipments`) it replaces a document of.",
+    )
 
     @field_validator("document")
     @classmethod
@@ -75,14 +87,26 @@ class SubmitTransportDocument(Action):
 
 
 class RejectTransportDocument(Action):
+    """Not compliant: the first shipment's transport document, or a further shipment's with `shipment`."""
+
     reason: Text
+    shipment: int | None = Field(
+        default=None, ge=0, description="A further shipment (index in `shipments`); none: the first one's."
+    )
 
 
 class UpdateEta(Action):
-    """A new ETA and expected clearance: the customs deadline moves with them."""
+    """A new ETA (and expected clearance, and ETD): the customs deadline moves with them. An exporter moves
+    it up to the policy's allowance past the timeframe's last day; a move further waits for a reviewer."""
 
     eta: AwareDatetime
-    expected_clearance: AwareDatetime | None = None
+    expected_clearance: AwareDatetime | None = Field(
+        default=None, description="A new expected clearance; none given keeps the one before."
+    )
+    etd: date | None = Field(default=None, description="A new ETD within the timeframe, before issue.")
+    clear_expected_clearance: bool = Field(
+        default=False, description="Drop the expected clearance: the customs deadline becomes the ETA."
+    )
 
 
 class RecordShipment(Action):
@@ -91,6 +115,10 @@ class RecordShipment(Action):
     shipped_on: date
     quantities: list[ShippedQuantity] = Field(min_length=1)
     transport_document: DocumentReference
+    eta: AwareDatetime | None = Field(default=None, description="Its arrival at the US port.")
+    expected_clearance: AwareDatetime | None = Field(
+        default=None, description="Its expected customs clearance: the request does not expire before it."
+    )
 
 
 class CancelCertificates(Action):
@@ -114,6 +142,24 @@ class ReturnToReview(Action):
     reason: Text
 
 
+class ResolveCorrections(Action):
+    """The reviewer closes the open corrections (answered by email, for instance): approval may follow."""
+
+    note: Text
+
+
+class AcceptDeadlineMove(Action):
+    """The reviewer accepts the exporter's move of the customs deadline past the allowance."""
+
+    note: Text | None = None
+
+
+class DeclineDeadlineMove(Action):
+    """The reviewer declines the exporter's move of the customs deadline; the deadline stays."""
+
+    reason: Text
+
+
 class RecordCancellation(Action):
     """Staff cancelled the NOPIC in OID by hand (Global INTEGRITY) and confirm it here."""
 
@@ -131,3 +177,9 @@ class RetryCancellation(Action):
     number: str | None = Field(
         default=None, description="Only when two NOPICs of the commodity await cancellation: which one."
     )
+
+
+class ReportQuantities(Action):
+    """The net kg actually shipped per commodity over the timeframe, as asked before the NOPICs expire."""
+
+    quantities: list[ReportedQuantity] = Field(min_length=1)

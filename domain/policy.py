@@ -6,7 +6,7 @@ under way, and its history replays the same.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +54,28 @@ class Policy(BaseModel):
         gt=timedelta(0),
         description="How long the look-up of an operation may take before the check counts as unavailable.",
     )
+    # Added later: each default is what a request started before it did, so its history replays the same.
+    reminder_time: time | None = Field(
+        default=None,
+        description="Local time (in `timezone`) at which a reminder goes out on the day it is due; none: at "
+        "the exact offset before its deadline.",
+    )
+    transport_grace_working_days: int = Field(
+        default=0,
+        ge=0,
+        description="Working days left for a compliant transport document after one is rejected at, after "
+        "or within a day of the customs deadline; 0: none, the NOPICs are cancelled at the deadline.",
+    )
+    deadline_move_allowance: timedelta | None = Field(
+        default=None,
+        description="How far past the timeframe's last day an exporter may move the customs deadline; "
+        "further only with a reviewer's consent. None: no limit.",
+    )
+    quantities_report_before: timedelta | None = Field(
+        default=None,
+        description="How long before the NOPICs expire the exporter is asked for the net kg actually "
+        "shipped per commodity; none: not asked.",
+    )
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -61,6 +83,13 @@ class Policy(BaseModel):
         if any(offset <= timedelta(0) for offset in value):
             raise ValueError("a reminder offset is a positive duration before the customs deadline")
         return sorted(set(value), reverse=True)
+
+    @field_validator("deadline_move_allowance", "quantities_report_before")
+    @classmethod
+    def _not_negative(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(0):
+            raise ValueError("a duration here is zero or more")
+        return value
 
     @field_validator("timezone")
     @classmethod

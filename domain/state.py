@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -19,6 +20,7 @@ from domain.request import (
     Kilograms,
     NopicRequestForm,
     RequestId,
+    Shipment,
     Text,
 )
 
@@ -58,7 +60,9 @@ BEFORE_ISSUE = frozenset({*BEFORE_APPROVAL, RequestStatus.ISSUING})
 AWAITING_REVIEW = frozenset({RequestStatus.RECEIVED, RequestStatus.IN_REVIEW})
 """The reviewer's queue: nothing is asked of the exporter."""
 CHECKED_IN = frozenset(RequestStatus) - FINAL_STATUSES - {RequestStatus.RECEIVED}
-"""Received, checked in and not ended: documents may still be added."""
+"""Received, checked in and not ended: a cancellation may still await confirmation."""
+TAKES_DOCUMENTS = CHECKED_IN - {RequestStatus.CANCELLING}
+"""Checked in, and not merely waiting for its cancellations to be confirmed: documents may still come."""
 NOPICS_IN_FORCE = frozenset({RequestStatus.AWAITING_TRANSPORT_DOCUMENT, RequestStatus.ACTIVE})
 """The NOPICs are issued and neither cancelled nor expired."""
 
@@ -145,8 +149,17 @@ class ShippedQuantity(BaseModel):
     net_kg: Kilograms
 
 
+class ReportedQuantity(BaseModel):
+    """The net kg the exporter reports as actually shipped of one commodity over the whole timeframe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    commodity_index: int = Field(ge=0)
+    net_kg: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3)]
+
+
 class ShipmentRecord(BaseModel):
-    """A shipment actually made under the request's NOPICs."""
+    """A shipment actually made under the request's NOPICs: the first one, or a further one."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -155,6 +168,59 @@ class ShipmentRecord(BaseModel):
     quantities: list[ShippedQuantity]
     transport_document: DocumentReference
     recorded_at: AwareDatetime
+    eta: AwareDatetime | None = Field(default=None, description="A further shipment's arrival in the US.")
+    expected_clearance: AwareDatetime | None = Field(
+        default=None, description="A further shipment's expected customs clearance; its ETA when not given."
+    )
+    rejected: str | None = Field(
+        default=None, description="Why a reviewer rejected its transport document, until another came."
+    )
+    grace_until: AwareDatetime | None = Field(
+        default=None, description="When its rejected transport document had no time left: the grace period."
+    )
+    reminded: bool = Field(default=False, description="The exporter was reminded of its rejected document.")
+    lapsed: bool = Field(
+        default=False, description="No compliant document came in time: its NOPICs were cancelled."
+    )
+
+    @property
+    def customs_deadline(self) -> datetime | None:
+        """A further shipment's own customs deadline, when its arrival was given."""
+        return self.expected_clearance or self.eta
+
+    @property
+    def document_deadline(self) -> datetime | None:
+        """Until when a compliant transport document may replace its rejected one."""
+        if self.rejected is None or self.lapsed:
+            return None
+        instants = [t for t in (self.customs_deadline, self.grace_until) if t is not None]
+        return max(instants) if instants else None
+
+
+class HeldTransportDocument(BaseModel):
+    """A definitive transport document received before the NOPICs were issued: kept, and accepted as the first
+    shipment's once they are (its shipped-on date and quantities asked for then, when it came without)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    document: DocumentReference
+    shipped_on: date | None = None
+    quantities: list[ShippedQuantity] = Field(default_factory=list)
+    received_at: AwareDatetime
+
+
+class DeadlineMove(BaseModel):
+    """An exporter's move of the customs deadline past the allowance, waiting for a reviewer's decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    requested_by: Actor
+    requested_at: AwareDatetime
+    shipment: Shipment = Field(description="The shipment as it would read with the move.")
+    customs_deadline: AwareDatetime
+    previous_deadline: AwareDatetime
 
 
 class ReconciliationLine(BaseModel):
@@ -167,6 +233,9 @@ class ReconciliationLine(BaseModel):
     nopic_number: str | None
     certified_kg: Decimal
     shipped_kg: Decimal
+    reported_kg: Decimal | None = Field(
+        default=None, description="What the exporter reported as actually shipped, when asked before expiry."
+    )
 
 
 class ActionRecord(BaseModel):
@@ -255,6 +324,34 @@ class RequestState(BaseModel):
     ends_as: RequestStatus | None = Field(
         default=None, description="While cancelling: the status the request ends in once nothing is left."
     )
+    # Added later, each with the default a request started before it had.
+    grace_until: AwareDatetime | None = Field(
+        default=None,
+        description="The grace period a rejected transport document of the first shipment opened: a "
+        "compliant one may still come until then (or until the customs deadline, if later).",
+    )
+    grace_reminded: bool = False
+    transport_document_rejection: str | None = Field(
+        default=None, description="Why the first shipment's transport document was rejected, until one is."
+    )
+    departure_reminders_sent: list[timedelta] = Field(
+        default_factory=list, description="Offsets before departure already reminded of items due then."
+    )
+    departure_checked: bool = Field(
+        default=False, description="The ETD came: items due before departure still missing are flagged."
+    )
+    pending_deadline_move: DeadlineMove | None = None
+    held_transport_document: HeldTransportDocument | None = None
+    first_shipment: ShipmentRecord | None = Field(
+        default=None, description="The first shipment, as its accepted definitive transport document says."
+    )
+    quantities_asked: bool = False
+    reported_quantities: list[ReportedQuantity] | None = None
+    documents_set_aside: list[DocumentReference] = Field(
+        default_factory=list,
+        description="Documents about a supplier or commodity a correction renamed or removed: they no longer "
+        "count for the checklist, and stay readable with the audit trail.",
+    )
 
     @property
     def every_certificate(self) -> list[Certificate]:
@@ -269,10 +366,17 @@ class RequestState(BaseModel):
         return [item for item in self.checklist if not item.satisfied and item.required in wanted]
 
     def shipped_kg(self, commodity_index: int) -> Decimal:
+        """Every shipment's kg of the commodity: the first one's and the further ones'."""
+        shipments = [*([self.first_shipment] if self.first_shipment else []), *self.shipments]
         return sum(
-            (q.net_kg for s in self.shipments for q in s.quantities if q.commodity_index == commodity_index),
+            (q.net_kg for s in shipments for q in s.quantities if q.commodity_index == commodity_index),
             Decimal(0),
         )
+
+    @property
+    def departed_missing(self) -> list[ChecklistItem]:
+        """Items due before departure still missing once the ETD came: flagged on the reviewers' queues."""
+        return self.missing(Requirement.BEFORE_DEPARTURE) if self.departure_checked else []
 
 
 class NopicRequestInput(BaseModel):

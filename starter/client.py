@@ -19,7 +19,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -72,7 +72,8 @@ class RequestClient:
     async def submit(
         self, request_id: str, form: NopicRequestForm, policy: Policy, submitted_by: Actor
     ) -> RequestState:
-        """Start the request's workflow (starting the same id again finds the first); its first state."""
+        """Start the request's workflow; its first state. Starting the same id again finds the first run,
+        running or ended: a closed request is never started again."""
         start = NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=submitted_by)
         try:
             await self.temporal.start_workflow(
@@ -81,10 +82,11 @@ class RequestClient:
                 id=workflow_id(request_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
             log.info("request started", request_id=request_id, by=submitted_by.person_id)
         except WorkflowAlreadyStartedError:
-            pass  # it ran already and has ended: its state is still there to read
+            pass  # it ran already and has ended (refused, withdrawn...): its state is still there to read
         except RPCError as exc:
             raise _unavailable(exc) from exc
         return await self._settled(request_id)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from playwright.async_api import Browser, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_pool
 from core.logging import configure_logging
 from devstack.oid_sandbox.app import SandboxConfig
 from devstack.oid_sandbox.app import create_app as create_sandbox_app
+from tests.support.browser import launch_chromium
 from tests.support.harness import Service, running_service
 from tests.support.postgres import TEMPLATE_DATABASE, embedded_server, fresh_database
 from tests.support.servers import RunningSandbox, serve_in_process
@@ -123,3 +125,15 @@ async def manual_stack(
         dev_server_env, postgres_server, TEMPLATE_DATABASE, home, issuance_mode="manual"
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium for the dashboard tests, one per test module."""
+    # What a page shows after a click may wait on the workflow; on a busy machine that takes more than
+    # playwright's 5 s default for an assertion.
+    expect.set_options(timeout=30_000)
+    async with async_playwright() as playwright:
+        chromium = await launch_chromium(playwright)
+        yield chromium
+        await chromium.close()

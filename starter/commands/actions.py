@@ -64,6 +64,16 @@ def request_corrections(
     _act(request_id, messages.RequestCorrections, {"items": item, "message": message}, action_id, as_json)
 
 
+@_action(messages.ResolveCorrections)
+def resolve_corrections(
+    request_id: RequestIdArg,
+    note: Annotated[str, typer.Option(help="How they were answered (by email, say), for the audit trail.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.ResolveCorrections, {"note": note}, action_id, as_json)
+
+
 @_action(messages.CorrectRequestData)
 def correct_request_data(
     request_id: RequestIdArg,
@@ -115,16 +125,42 @@ def record_certificate(
     )
 
 
+ShipmentOption = Annotated[
+    int | None, typer.Option(min=0, help="A further shipment, by its index in the request (from 0).")
+]
+
+
+def _day(option: str, value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: write the day as YYYY-MM-DD")
+    return value
+
+
 @_action(messages.SubmitTransportDocument)
 def transport_document(
     request_id: RequestIdArg,
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="The definitive transport document.")
     ],
+    shipped_on: Annotated[
+        str | None, typer.Option(help="The day the first shipment left, YYYY-MM-DD (needed once issued).")
+    ] = None,
+    quantity: Annotated[
+        list[str] | None, typer.Option(help="COMMODITY_INDEX=KG of the first shipment, repeatable.")
+    ] = None,
+    shipment: ShipmentOption = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    body = {"document": reference(file, "transport_document_definitive")}
+    body: dict[str, Any] = {"document": reference(file, "transport_document_definitive")}
+    if shipped_on:
+        body["shipped_on"] = _day("--shipped-on", shipped_on)
+    if quantity:
+        body["quantities"] = _quantities(quantity)
+    if shipment is not None:
+        body["shipment"] = shipment
     _act(request_id, messages.SubmitTransportDocument, body, action_id, as_json)
 
 
@@ -132,27 +168,64 @@ def transport_document(
 def reject_transport_document(
     request_id: RequestIdArg,
     reason: Annotated[str, typer.Option(help="Why it is not compliant.")],
+    shipment: ShipmentOption = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    _act(request_id, messages.RejectTransportDocument, {"reason": reason}, action_id, as_json)
+    body: dict[str, Any] = {"reason": reason}
+    if shipment is not None:
+        body["shipment"] = shipment
+    _act(request_id, messages.RejectTransportDocument, body, action_id, as_json)
 
 
 @_action(messages.UpdateEta)
 def update_eta(
     request_id: RequestIdArg,
     eta: Annotated[str, typer.Option(help="New ETA, ISO 8601 with offset, e.g. 2026-12-20T08:00:00-05:00.")],
-    expected_clearance: Annotated[str | None, typer.Option(help="New expected clearance, same form.")] = None,
+    expected_clearance: Annotated[
+        str | None, typer.Option(help="New expected clearance, same form; left out, the one before stays.")
+    ] = None,
+    clear_expected_clearance: Annotated[
+        bool, typer.Option("--clear-expected-clearance", help="Drop the expected clearance: the ETA decides.")
+    ] = False,
+    etd: Annotated[
+        str | None, typer.Option(help="New ETD within the timeframe, YYYY-MM-DD (before issue).")
+    ] = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
     body: dict[str, Any] = {"eta": eta}
     if expected_clearance:
         body["expected_clearance"] = expected_clearance
+    if clear_expected_clearance:
+        body["clear_expected_clearance"] = True
+    if etd:
+        body["etd"] = etd
     _act(request_id, messages.UpdateEta, body, action_id, as_json)
 
 
+@_action(messages.AcceptDeadlineMove)
+def accept_eta_move(
+    request_id: RequestIdArg,
+    note: Annotated[str | None, typer.Option(help="A note for the exporter and the audit trail.")] = None,
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.AcceptDeadlineMove, {"note": note} if note else {}, action_id, as_json)
+
+
+@_action(messages.DeclineDeadlineMove)
+def decline_eta_move(
+    request_id: RequestIdArg,
+    reason: Annotated[str, typer.Option(help="Why, for the exporter.")],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _act(request_id, messages.DeclineDeadlineMove, {"reason": reason}, action_id, as_json)
+
+
 def _quantities(values: list[str]) -> list[dict[str, Any]]:
+    """`COMMODITY_INDEX=KG` options as the API's quantities; the API checks the kg themselves."""
     quantities = []
     for value in values:
         index, _, kg = value.partition("=")
@@ -169,18 +242,22 @@ def record_shipment(
     shipped_on: Annotated[str, typer.Option(help="The day it shipped, YYYY-MM-DD.")],
     quantity: Annotated[list[str], typer.Option(help="COMMODITY_INDEX=KG, repeatable, e.g. 0=1200.")],
     document: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Its transport document.")],
+    eta: Annotated[str | None, typer.Option(help="Its arrival in the US, ISO 8601 with offset.")] = None,
+    expected_clearance: Annotated[
+        str | None, typer.Option(help="Its expected customs clearance: the NOPICs do not expire before it.")
+    ] = None,
     action_id: ActionIdOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    try:
-        date.fromisoformat(shipped_on)
-    except ValueError:
-        fail(f"--shipped-on {shipped_on!r}: write the day as YYYY-MM-DD")
-    body = {
-        "shipped_on": shipped_on,
+    body: dict[str, Any] = {
+        "shipped_on": _day("--shipped-on", shipped_on),
         "quantities": _quantities(quantity),
         "transport_document": reference(document, "transport_document_definitive"),
     }
+    if eta:
+        body["eta"] = eta
+    if expected_clearance:
+        body["expected_clearance"] = expected_clearance
     _act(request_id, messages.RecordShipment, body, action_id, as_json)
 
 
@@ -252,3 +329,16 @@ def retry_cancellation(
     if number:
         body["number"] = number
     _act(request_id, messages.RetryCancellation, body, action_id, as_json)
+
+
+@_action(messages.ReportQuantities)
+def report_quantities(
+    request_id: RequestIdArg,
+    quantity: Annotated[
+        list[str], typer.Option(help="COMMODITY_INDEX=KG actually shipped over the timeframe, repeatable.")
+    ],
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    body = {"quantities": _quantities(quantity)}
+    _act(request_id, messages.ReportQuantities, body, action_id, as_json)

@@ -3,6 +3,9 @@
 The API token comes from NOPIC_TOKEN, else from the TOML file at NOPIC_CLI_CONFIG (default
 `~/.config/nopic/cli.toml`, keys `url` and `token`). Output is a readable table; `--json` prints the API's
 answer as it is, for scripts. Any refusal (a refused action, a bad field, no access) exits 1 with the reason.
+
+A table that cannot fit the terminal without cutting a word (80 columns and a long list, say) is printed
+as one small block per row instead: nothing is ever cut short with an ellipsis.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -26,7 +30,7 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer, for scripts.")]
-RequestIdArg = Annotated[str, typer.Argument(help="The request id, e.g. R20261128-1A2B3C4D.")]
+RequestIdArg = Annotated[str, typer.Argument(help="The request id, e.g. R20261128-1A2B3C4D5E6F7A8B.")]
 ActionIdOption = Annotated[
     str | None, typer.Option("--action-id", help="Your id for this action: repeating it changes nothing.")
 ]
@@ -83,13 +87,52 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
+def words(value: object) -> str:
+    """A status, kind or action as words (`awaiting_transport_document`: awaiting transport document), so a
+    narrow column wraps it between words."""
+    return str(value).replace("_", " ")
+
+
+# What a table's frame takes beside its cells: a border and a space either side of each cell, one more border.
+_FRAME_PER_COLUMN, _FRAME = 3, 1
+
+
+def column_widths(columns: list[str], cells: list[list[str]], width: int) -> list[int] | None:
+    """Each column as wide as its longest word (an id, a NOPIC number stay whole, to copy), the room left
+    given to the columns whose text would otherwise wrap; None when even that does not fit `width`."""
+    texts = [[column, *(row[i] for row in cells)] for i, column in enumerate(columns)]
+    widths = [max(len(word) for text in column for word in [*text.split(), ""]) for column in texts]
+    wanted = [max(len(text) for text in column) for column in texts]
+    room = width - _FRAME_PER_COLUMN * len(columns) - _FRAME - sum(widths)
+    if room < 0:
+        return None
+    while room > 0 and any(w < want for w, want in zip(widths, wanted, strict=True)):
+        for i, want in enumerate(wanted):  # a character at a time, fairly, to each column still wrapping
+            if room and widths[i] < want:
+                widths[i] += 1
+                room -= 1
+    return widths
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for position, column in enumerate(columns):
-        table.add_column(column, no_wrap=position == 0)  # ids stay whole, to copy
-    for row in rows:
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    out.print(table)
+    """Rows under their column names; one block per row when the columns cannot fit the terminal."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = column_widths(columns, cells, out.width)
+    if widths is not None:
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column, width in zip(columns, widths, strict=True):
+            table.add_column(column, width=width, overflow="fold")
+        for row in cells:
+            table.add_row(*(Text(v) for v in row))
+        out.print(table)
+        return
+    if title:
+        out.print(Text(title, style="italic"))
+    for row in cells:
+        out.print(Text(row[0], style="bold"))
+        for column, value in zip(columns[1:], row[1:], strict=True):
+            if value:
+                out.print(Padding(Text(f"{column}: {value}"), (0, 0, 0, 2), expand=False))
 
 
 def print_state(state: dict[str, Any]) -> None:
@@ -110,11 +153,13 @@ def print_state(state: dict[str, Any]) -> None:
     for label, key in (("issuance blocked", "issuance_blocked"), ("outcome", "outcome")):
         if state.get(key):
             out.print(f"{label}: {escape(state[key])}", highlight=False)
+    for line in waiting_for(state):
+        out.print(Text(line), highlight=False)
     table(
         "Checklist",
         ["item", "required", "satisfied by"],
         [
-            [i["description"], i["required"], (i["satisfied_by"] or "MISSING")[:16]]
+            [i["description"], words(i["required"]), (i["satisfied_by"] or "MISSING")[:16]]
             for i in state["checklist"]
         ],
     )
@@ -126,6 +171,61 @@ def print_state(state: dict[str, Any]) -> None:
             for c in state["certificates"]
         ],
     )
+    print_shipments(state)
+
+
+def waiting_for(state: dict[str, Any]) -> list[str]:
+    """What the request waits for beyond its checklist: a grace period, a move for a reviewer, the items
+    missing since departure, a transport document kept since before issue."""
+    lines = []
+    if state.get("grace_until") and state["status"] == "awaiting_transport_document":
+        rejected = state.get("transport_document_rejection") or "see the audit trail"
+        lines.append(f"grace period until {state['grace_until']}: rejected, {rejected}")
+    if move := state.get("pending_deadline_move"):
+        lines.append(
+            f"move of the customs deadline to {move['customs_deadline']} asked by "
+            f"{move['requested_by']['name']}: waits for a reviewer"
+        )
+    if state.get("departure_checked"):
+        missing = [
+            i["description"]
+            for i in state["checklist"]
+            if i["required"] == "before_departure" and not i["satisfied_by"]
+        ]
+        if missing:
+            lines.append("departed with missing: " + ", ".join(missing))
+    if held := state.get("held_transport_document"):
+        lines.append(f"transport document kept since before issue: {held['document']['file_id'][:16]}")
+    return lines
+
+
+def print_shipments(state: dict[str, Any]) -> None:
+    first = [("first", state["first_shipment"])] if state.get("first_shipment") else []
+    further = [(f"#{i}", s) for i, s in enumerate(state.get("shipments", []))]
+    if first or further:
+        table(
+            "Shipments",
+            ["shipment", "shipped on", "kg", "document"],
+            [
+                [
+                    which,
+                    s["shipped_on"],
+                    ", ".join(f"#{q['commodity_index']} {q['net_kg']}" for q in s["quantities"]),
+                    s["transport_document"]["file_id"][:16]
+                    + (f" REJECTED: {s['rejected']}" if s.get("rejected") else ""),
+                ]
+                for which, s in [*first, *further]
+            ],
+        )
+    if state.get("reconciliation"):
+        table(
+            "Reconciliation",
+            ["product", "NOPIC", "certified kg", "shipped kg", "reported kg"],
+            [
+                [r["product_name"], r["nopic_number"], r["certified_kg"], r["shipped_kg"], r["reported_kg"]]
+                for r in state["reconciliation"]
+            ],
+        )
 
 
 def print_detail(detail: dict[str, Any]) -> None:
@@ -134,7 +234,12 @@ def print_detail(detail: dict[str, Any]) -> None:
         "Audit trail",
         ["#", "when", "who", "action"],
         [
-            [e["sequence"], e["occurred_at"][:16], f"{e['actor_name']} ({e['actor_role']})", e["action"]]
+            [
+                e["sequence"],
+                e["occurred_at"][:16],
+                f"{e['actor_name']} ({e['actor_role']})",
+                words(e["action"]),
+            ]
             for e in detail["audit"]
         ],
     )

@@ -21,6 +21,7 @@ from starter.commands.api import (
     print_detail,
     print_json,
     table,
+    words,
 )
 
 
@@ -85,7 +86,7 @@ def list_requests(
         [
             [
                 r["request_id"],
-                r["status"],
+                words(r["status"]),
                 r["exporter_name"],
                 r["importer_name"],
                 ", ".join(r["product_names"]),

@@ -7,7 +7,7 @@ import dataclasses
 import io
 import ssl
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -160,7 +160,11 @@ EVERY_MESSAGE = [
         "Every NOPIC of the request is cancelled",
     ),
     (NotificationKind.REQUEST_WITHDRAWN, Audience.REVIEW_TEAM, "Reason: plans changed"),
-    (NotificationKind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, "certified 12000 kg, shipped 9000 kg"),
+    (
+        NotificationKind.TIMEFRAME_ENDED,
+        Audience.REVIEW_TEAM,
+        "certified 12000 kg, shipped 9000 kg, reported nothing",
+    ),
     (NotificationKind.MISSING_DOCUMENTS, Audience.EXPORTER, "Commercial invoice (now)"),
     (NotificationKind.CORRECTIONS_REQUESTED, Audience.EXPORTER, "- lot numbers of the cocoa"),
     (NotificationKind.REQUEST_REFUSED, Audience.EXPORTER, "Reason: plans changed"),
@@ -172,6 +176,56 @@ EVERY_MESSAGE = [
     (NotificationKind.CANCELLATION_REQUESTED, Audience.REVIEW_TEAM, "Cancel each in Global INTEGRITY"),
     (NotificationKind.OID_REFUSED, Audience.REVIEW_TEAM, "approve it again to retry"),
 ]
+
+
+# The messages of the procedure's unhappy paths, each with what it is about.
+DUE_BY = datetime(2026, 4, 2, 22, 0, tzinfo=UTC)
+PREVIOUS = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
+UNHAPPY_PATHS = [
+    (NotificationKind.DEPARTURE_REMINDER, {}, "leaves on 2026-03-10. These documents are due before it does"),
+    (NotificationKind.FIRST_SHIPMENT_QUANTITIES, {}, "the day it shipped and the net kg of each commodity"),
+    (NotificationKind.QUANTITIES_REPORT_REQUESTED, {}, "expire 2026-04-03 00:00 CEST"),
+    (NotificationKind.DEADLINE_MOVED, {}, "moved from 2026-03-20 09:00 CET to 2026-03-24 09:00 CET"),
+    (NotificationKind.DEADLINE_MOVE_REQUESTED, {}, "from 2026-03-20 09:00 CET to 2026-04-03 00:00 CEST"),
+    (NotificationKind.DEADLINE_MOVE_DECIDED, {"message": "declined: too far"}, "is declined: too far"),
+    (
+        NotificationKind.TRANSPORT_REMINDER,
+        {},
+        "The grace period for a compliant definitive transport document",
+    ),
+    (
+        NotificationKind.TRANSPORT_REMINDER,
+        {"shipped_on": date(2026, 3, 15)},
+        "The transport document of the shipment of 2026-03-15 under request mail-1 was rejected",
+    ),
+    (NotificationKind.TRANSPORT_DOCUMENT_REJECTED, {}, "the grace period left after the customs deadline"),
+]
+
+
+@pytest.mark.parametrize(("kind", "details", "expected"), UNHAPPY_PATHS)
+def test_every_message_of_the_unhappy_paths_renders_what_it_is_about(
+    kind: NotificationKind, details: dict[str, Any], expected: str
+) -> None:
+    audience = (
+        Audience.REVIEW_TEAM
+        if kind.value.startswith(("deadline_moved", "deadline_move_req"))
+        else (Audience.EXPORTER)
+    )
+    missing = [
+        ChecklistItem(
+            item="phytosanitary_certificate",
+            description="phytosanitary certificate",
+            required=Requirement.BEFORE_DEPARTURE,
+            accepted_kinds=["phytosanitary_certificate"],
+        )
+    ]
+    fields: dict[str, Any] = {"due_by": DUE_BY, "previous_deadline": PREVIOUS, "missing": missing}
+    message = SmtpMailer(Settings()).compose(notification(kind, audience, **{**fields, **details}))
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    assert expected in " ".join(text.get_content().split())
+    assert message["Subject"]
 
 
 @pytest.mark.parametrize(("kind", "audience", "expected"), EVERY_MESSAGE)

@@ -6,60 +6,19 @@ With NOPIC_SCREENSHOTS=<dir>, each step leaves a full-page screenshot there, to 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
+from tests.support.browser import as_person, signed_in, snap
 from tests.support.dirs import EXAMPLES
-from tests.support.stack import ApiStack, Person, complete_request, request_body, today
+from tests.support.stack import ApiStack, complete_request, first_shipment, request_body, today
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCUMENTS = EXAMPLES / "documents"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    # What a page shows after a click may wait on the workflow; on a busy machine that takes more than
-    # playwright's 5 s default for an assertion.
-    expect.set_options(timeout=30_000)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        await chromium.close()
-
-
-async def snap(page: Page, name: str) -> None:
-    folder = os.environ.get("NOPIC_SCREENSHOTS")
-    if folder:  # playwright creates the folder
-        await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
-async def signed_in(browser: Browser, stack: ApiStack, username: str, password: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await page.goto(f"{stack.url}/ui")
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    return page
-
-
-async def as_person(browser: Browser, stack: ApiStack, person: Person) -> Page:
-    return await signed_in(browser, stack, person.username, person.password)
 
 
 async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approves_to_active(
@@ -151,6 +110,8 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await exporter.goto(f"{stack.url}/ui/requests/{request_id}")
     transport = exporter.locator("#action-transport-document")
     await transport.locator('[name="document"]').set_input_files(DOCUMENTS / "bill-of-lading.pdf")
+    await transport.locator('[name="shipped_on"]').fill(body["shipment"]["etd"])
+    await transport.locator('[name="kg.0"]').fill("600")
     await transport.get_by_role("button", name="Deliver it").click()
     await expect(exporter.locator("h1 .badge")).to_have_text("active")
     await expect(exporter.locator("#audit")).to_contain_text("Rita")
@@ -231,7 +192,10 @@ async def test_manual_issuance_in_the_dashboard_to_active_then_cancelled_once_co
     exporter = await as_person(browser, manual, manual.exporter)
     await exporter.goto(f"{manual.url}/ui/requests/{request_id}")
     transport = exporter.locator("#action-transport-document")
+    shipment = first_shipment()
     await transport.locator('[name="document"]').set_input_files(DOCUMENTS / "bill-of-lading.pdf")
+    await transport.locator('[name="shipped_on"]').fill(shipment["shipped_on"])
+    await transport.locator('[name="kg.0"]').fill(shipment["quantities"][0]["net_kg"])
     await transport.get_by_role("button", name="Deliver it").click()
     await expect(exporter.locator("h1 .badge")).to_have_text("active")
 

@@ -44,6 +44,10 @@ def test_the_api_slugs_and_the_two_actions_with_routes_of_their_own() -> None:
         "return-to-review",
         "record-cancellation",
         "retry-cancellation",
+        "resolve-corrections",
+        "accept-eta-move",
+        "decline-eta-move",
+        "report-quantities",
     ]
     assert [spec.slug for spec in ACTIONS if spec.own_route] == ["correct-request-data", "submit-documents"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -160,7 +160,26 @@ def test_the_policy_is_built_from_settings() -> None:
     assert policy.reminder_offsets == [timedelta(days=3), timedelta(days=1), timedelta(hours=6)]
     assert policy.issuance_mode is IssuanceMode.MANUAL
     assert policy.closure_dates == [date(2026, 12, 24)]
-    assert policy_from_settings(Settings()) == Policy()
+    today = policy_from_settings(Settings())
+    assert (today.reminder_time, today.transport_grace_working_days) == (time(9), 2)
+    assert (today.deadline_move_allowance, today.quantities_report_before) == (
+        timedelta(days=30),
+        timedelta(days=7),
+    )
+    # A policy decoded from a request started before these settings does what that request did.
+    assert (Policy().reminder_time, Policy().transport_grace_working_days) == (None, 0)
+    assert (Policy().deadline_move_allowance, Policy().quantities_report_before) == (None, None)
+    assert (
+        today.model_copy(
+            update={
+                "reminder_time": None,
+                "transport_grace_working_days": 0,
+                "deadline_move_allowance": None,
+                "quantities_report_before": None,
+            }
+        )
+        == Policy()
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ import pytest
 
 from domain import messages
 from domain.actions import ACTIONS
-from domain.certificates import one_nopic_per_commodity
-from domain.checklist import checklist
+from domain.deadlines import moved_shipment
 from domain.policy import IssuanceMode, Policy
 from domain.request import DocumentKind, DocumentReference, NopicRequestForm
-from domain.rules import corrected_form, moved_shipment, not_allowed, why_not
+from domain.rules import Change, corrected_form, documents_set_aside, not_allowed, why_not
+from domain.rules import moved_shipment as old_moved_shipment
 from domain.state import (
     AWAITING_REVIEW,
     BEFORE_APPROVAL,
@@ -23,45 +23,17 @@ from domain.state import (
     NOPICS_IN_FORCE,
     UNDER_REVIEW,
     Actor,
-    CertificateStatus,
     RequestState,
     RequestStatus,
     Role,
 )
 from tests.support.forms import COMPLETE_DOCUMENTS, RECEIVED_AT, document, form
+from tests.support.states import NOW, issued, request
 
 Status = RequestStatus
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
 ADMIN = Actor(person_id="u-admin", name="Ada Admin", role=Role.ADMIN)
-NOW = RECEIVED_AT + timedelta(hours=1)
-
-
-def request(status: Status, request_form: NopicRequestForm | None = None, **updates: Any) -> RequestState:
-    request_form = request_form or form()
-    state = RequestState(
-        request_id="R-1",
-        form=request_form,
-        policy=updates.pop("policy", Policy()),
-        status=status,
-        received_day=request_form.received_at.date(),
-        lead_working_days=6,
-        late=False,
-        checklist=checklist(request_form),
-        certificates=one_nopic_per_commodity(request_form),
-        customs_deadline=request_form.shipment.customs_deadline,
-        updated_at=NOW,
-    )
-    return state.model_copy(update=updates)
-
-
-def issued(state: RequestState) -> RequestState:
-    numbers = ["026-1234567890-000001", "026-1234567890-000002"]
-    certificates = [
-        c.model_copy(update={"status": CertificateStatus.ISSUED, "number": n})
-        for c, n in zip(state.certificates, numbers, strict=True)
-    ]
-    return state.model_copy(update={"certificates": certificates})
 
 
 def action(model: type[messages.Action], actor: Actor = REVIEWER, **fields: Any) -> Any:
@@ -135,6 +107,9 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
         messages.ReturnToReview: {"reason": "the invoice names another lot"},
         messages.RecordCancellation: {"commodity_index": 0, "note": "cancelled in Global INTEGRITY"},
         messages.RetryCancellation: {"commodity_index": 0},
+        messages.ResolveCorrections: {"note": "answered by email"},
+        messages.DeclineDeadlineMove: {"reason": "too far"},
+        messages.ReportQuantities: {"quantities": [{"commodity_index": 0, "net_kg": "1"}]},
     }
     return action(model, actor, **fields.get(model, {}))
 
@@ -202,7 +177,12 @@ def test_documents_name_only_what_the_form_names_and_never_the_definitive_transp
     assert refusal(state, action(messages.SubmitDocuments, documents=[invoice])) is None
     assert refusal(request(Status.CANCELLED), action(messages.SubmitDocuments, documents=[invoice])) == (
         "the request is cancelled; this action is possible only when it is "
-        "awaiting_documents, in_review, issuing, awaiting_transport_document, active, cancelling"
+        "awaiting_documents, in_review, issuing, awaiting_transport_document, active"
+    )
+    waiting = request(Status.CANCELLING)
+    assert refusal(waiting, action(messages.SubmitDocuments, documents=[invoice])) == (
+        "the request is cancelling; this action is possible only when it is "
+        "awaiting_documents, in_review, issuing, awaiting_transport_document, active"
     )
 
 
@@ -215,6 +195,22 @@ def test_corrected_data_keeps_the_time_of_receipt_and_every_document_held() -> N
     assert [d.file_id for d in result.documents] == [*(d.file_id for d in current.documents), "pl-2"]
     correct = action(messages.CorrectRequestData, EXPORTER, form=corrected)
     assert refusal(request(Status.IN_REVIEW), correct) is None
+
+
+def test_a_correction_renaming_a_supplier_is_taken_and_the_documents_about_the_old_name_set_aside() -> None:
+    current = form()
+    data = current.model_dump(mode="json")
+    data["commodities"][0]["suppliers"][0]["name"] = "Finca Luna"
+    data["documents"] = []
+    corrected = NopicRequestForm.model_validate(data)
+    assert [d.file_id for d in documents_set_aside(current, corrected)] == ["tc-finca-sol"]
+    result = corrected_form(current, corrected, set_aside=True)
+    assert "tc-finca-sol" not in [d.file_id for d in result.documents]
+    correct = action(messages.CorrectRequestData, EXPORTER, form=corrected)
+    assert refusal(request(Status.IN_REVIEW), correct) is None
+    older = frozenset(Change) - {Change.CORRECTIONS}
+    refused = why_not(request(Status.IN_REVIEW), correct, NOW, operations_checked=True, changes=older)
+    assert refused is not None and "no supplier named 'Finca Sol'" in refused
 
 
 def test_numbers_by_hand_only_in_manual_mode_once_oid_checked_the_operations() -> None:
@@ -244,8 +240,12 @@ def test_numbers_by_hand_only_in_manual_mode_once_oid_checked_the_operations() -
 
 
 def test_one_definitive_transport_document_at_a_time() -> None:
-    deliver = action(messages.SubmitTransportDocument, EXPORTER, document=definitive())
-    assert refusal(request(Status.AWAITING_TRANSPORT_DOCUMENT), deliver) is None
+    first_shipment = {
+        "shipped_on": RECEIVED_AT.date(),
+        "quantities": [{"commodity_index": 0, "net_kg": "10"}],
+    }
+    deliver = action(messages.SubmitTransportDocument, EXPORTER, document=definitive(), **first_shipment)
+    assert refusal(issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), deliver) is None
     assert refusal(request(Status.ACTIVE), deliver) == (
         "a definitive transport document is already accepted; a reviewer may reject it first"
     )
@@ -257,6 +257,26 @@ def test_one_definitive_transport_document_at_a_time() -> None:
     assert refusal(with_document, reject) is None
 
 
+def test_the_first_shipment_s_document_carries_its_day_and_kg_once_issued_and_may_come_before() -> None:
+    bare = action(messages.SubmitTransportDocument, EXPORTER, document=definitive())
+    assert refusal(request(Status.IN_REVIEW), bare) is None, "kept until the NOPICs are issued"
+    assert refusal(issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), bare) == (
+        "the definitive transport document of the first shipment carries the day it shipped and the net kg "
+        "of each commodity: give shipped_on and quantities"
+    )
+    day_only = action(
+        messages.SubmitTransportDocument, EXPORTER, document=definitive(), shipped_on=RECEIVED_AT.date()
+    )
+    assert refusal(request(Status.IN_REVIEW), day_only) == refusal(
+        issued(request(Status.AWAITING_TRANSPORT_DOCUMENT)), bare
+    )
+    older = frozenset(Change) - {Change.SHIPMENTS}
+    assert why_not(request(Status.IN_REVIEW), bare, NOW, operations_checked=True, changes=older) == (
+        "the request is in_review; this action is possible only when it is "
+        "issuing, awaiting_transport_document"
+    )
+
+
 def test_a_new_eta_must_be_consistent_and_its_customs_deadline_still_ahead() -> None:
     state = request(Status.AWAITING_TRANSPORT_DOCUMENT)
     before_departure = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
@@ -264,11 +284,46 @@ def test_a_new_eta_must_be_consistent_and_its_customs_deadline_still_ahead() -> 
         "eta: the estimated arrival is before the estimated departure (etd)"
     )
     moved = action(messages.UpdateEta, EXPORTER, eta=datetime(2026, 3, 30, 8, 0, tzinfo=UTC))
-    assert moved_shipment(state.form.shipment, moved).customs_deadline == moved.eta
+    assert moved_shipment(state.form.shipment, moved, keep_clearance=True).customs_deadline == moved.eta
     assert refusal(state, moved) is None
     assert why_not(state, moved, moved.eta, operations_checked=True) == (
-        f"the new customs deadline {moved.eta.isoformat()} is already past"
+        "the new customs deadline 2026-03-30 10:00 CEST is already past"
     )
+
+
+def test_an_eta_alone_keeps_the_expected_clearance_unless_it_is_cleared() -> None:
+    clearance = datetime(2026, 3, 26, 12, 0, tzinfo=UTC)
+    shipment = form().shipment.model_copy(update={"expected_clearance": clearance})
+    eta = datetime(2026, 3, 25, 8, 0, tzinfo=UTC)
+    alone = action(messages.UpdateEta, EXPORTER, eta=eta)
+    assert moved_shipment(shipment, alone, keep_clearance=True).customs_deadline == clearance
+    cleared = action(messages.UpdateEta, EXPORTER, eta=eta, clear_expected_clearance=True)
+    assert moved_shipment(shipment, cleared, keep_clearance=True).customs_deadline == eta
+    assert old_moved_shipment(shipment, alone).customs_deadline == eta, "as requests started before did"
+
+
+def test_nothing_is_issued_after_the_customs_deadline_and_the_reason_says_to_move_the_eta() -> None:
+    state = request(Status.IN_REVIEW)
+    after = state.customs_deadline + timedelta(minutes=1)
+    expected = (
+        "approval refused: the customs-clearance deadline 2026-03-24 09:00 CET has passed, so NOPICs issued "
+        "now would be cancelled at once; move the ETA / expected clearance first (update-eta)"
+    )
+    assert why_not(state, action(messages.Approve), after, operations_checked=True) == expected
+    assert why_not(state, action(messages.Approve), NOW, operations_checked=True) is None
+    older = frozenset(Change) - {Change.DEADLINES}
+    assert why_not(state, action(messages.Approve), after, operations_checked=True, changes=older) is None
+
+
+def test_cancelling_needs_at_least_one_certificate_when_a_list_is_given() -> None:
+    active = issued(request(Status.ACTIVE))
+    empty = action(messages.CancelCertificates, reason="x", commodity_indexes=[])
+    assert refusal(active, empty) == (
+        "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
+    )
+    assert refusal(active, action(messages.CancelCertificates, reason="x")) is None
+    negative = action(messages.CancelCertificates, reason="x", commodity_indexes=[-1])
+    assert refusal(active, negative) == "commodity -1 does not exist: the request has 2"
 
 
 def test_shipments_only_while_active_within_what_was_certified() -> None:

@@ -180,11 +180,8 @@ async def test_an_unknown_action_is_404_naming_the_actions(stack: ApiStack, requ
 
 async def test_an_action_in_the_wrong_state_is_409_with_the_reason(stack: ApiStack, request_id: str) -> None:
     before = await snapshot(stack, request_id)
-    reference = {"kind": "transport_document_definitive", "file_id": "f" * 64, "sha256": "f" * 64}
     async with stack.client(stack.reviewer) as http:
-        answer = await http.post(
-            f"/requests/{request_id}/actions/transport-document", json={"document": reference}
-        )
+        answer = await http.post(f"/requests/{request_id}/actions/cancel-certificates", json={"reason": "x"})
     error = error_of(answer, 409)
     assert error["code"] == "action_refused"
     assert "awaiting_documents" in error["message"]

@@ -132,6 +132,10 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
         action("record-cancellation", REVIEWERS_ONLY, {"commodity_index": 0, "note": "done in OID"}),
         action("retry-cancellation", REVIEWERS_ONLY, {"commodity_index": 0}),
         Call("GET", "/certificates", "/certificates", REVIEWERS_ONLY),
+        action("resolve-corrections", REVIEWERS_ONLY, {"note": "answered by email"}),
+        action("accept-eta-move", REVIEWERS_ONLY, {}),
+        action("decline-eta-move", REVIEWERS_ONLY, {"reason": "too far"}),
+        action("report-quantities", PEOPLE_OWN, {"quantities": [{"commodity_index": 0, "net_kg": "1"}]}),
         action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
         # The two that end the request come last; after them the workflow answers 409, still past access.
         action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),

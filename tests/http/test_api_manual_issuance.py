@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.cli import nopic
-from tests.support.stack import ApiStack, complete_request, wait_for
+from tests.support.stack import ApiStack, complete_request, first_shipment, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -53,7 +53,7 @@ async def test_manual_lifecycle_to_active_then_cancelled_once_each_cancellation_
         await act(http, request_id, "record-certificate", commodity_index=0, number="026-1000000001-000301")
         state = await wait_for(http, request_id, "awaiting_transport_document")
         reference = state["form"]["documents"][0] | {"kind": "transport_document_definitive"}
-        state = await act(http, request_id, "transport-document", document=reference)
+        state = await act(http, request_id, "transport-document", document=reference, **first_shipment())
         assert state["status"] == "active"
 
         state = await act(http, request_id, "cancel-certificates", reason="lot failed analysis")

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import WAIT_SECONDS, ApiStack, complete_request, pdf, request_body, wait_for
+from tests.support.stack import (
+    WAIT_SECONDS,
+    ApiStack,
+    complete_request,
+    first_shipment,
+    pdf,
+    request_body,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -158,7 +166,8 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
             "sha256": stored["sha256"],
         }
         active = await exporter.post(
-            f"/requests/{request_id}/actions/transport-document", json={"document": reference}
+            f"/requests/{request_id}/actions/transport-document",
+            json={"document": reference, **first_shipment()},
         )
         assert active.status_code == 200, active.text
         assert active.json()["status"] == "active"

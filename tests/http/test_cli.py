@@ -100,3 +100,38 @@ async def test_without_a_token_the_cli_says_how_to_give_one(stack: ApiStack) -> 
     result = await nopic(stack, None, "list")
     assert result.exit_code == 1
     assert "NOPIC_TOKEN" in result.stderr
+
+
+async def test_tables_stay_readable_at_80_columns(stack: ApiStack) -> None:
+    submitted = await nopic(stack, stack.exporter, "submit", str(EXAMPLES / "request.json"), "--json")
+    request_id = json.loads(submitted.stdout)["id"]
+    asked = await nopic(
+        stack,
+        stack.reviewer,
+        "request-corrections",
+        request_id,
+        "--item",
+        "lot numbers",
+        "--message",
+        "Please",
+    )
+    assert asked.exit_code == 0, asked.output
+    for args in (("show", request_id), ("list", "--status", "awaiting_documents"), ("users", "list")):
+        person = stack.admin if args[0] == "users" else stack.reviewer
+        shown = await nopic(stack, person, *args, columns=80)
+        assert shown.exit_code == 0, shown.output
+        lines = shown.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, "\n".join(lines)
+        assert "…" not in shown.stdout, "nothing is cut short"
+        if args[0] != "users":
+            assert request_id in shown.stdout, "the id stays whole, to copy"
+    listed = (await nopic(stack, stack.reviewer, "list", "--status", "awaiting_documents", columns=80)).stdout
+    assert "awaiting documents" in listed and "Biofruits Export SRL" in listed
+    shown = (await nopic(stack, stack.reviewer, "show", request_id, columns=80)).stdout
+    assert "traceability declaration for" in shown and "request corrections" in shown
+
+    resolved = await nopic(
+        stack, stack.reviewer, "resolve-corrections", request_id, "--note", "sent by email", columns=80
+    )
+    assert resolved.exit_code == 0, resolved.output
+    assert max(len(line) for line in resolved.stdout.splitlines()) <= 80

@@ -12,9 +12,10 @@ from starter.cli import app
 from tests.support.stack import ApiStack, Person
 
 
-async def nopic(stack: ApiStack, person: Person | None, *args: str) -> Result:
-    """Run `nopic ARGS` in a thread (the API it calls is served by this test's event loop)."""
-    env = {"NOPIC_API_URL": stack.url, "NOPIC_TOKEN": person.token if person else "", "COLUMNS": "200"}
+async def nopic(stack: ApiStack, person: Person | None, *args: str, columns: int = 200) -> Result:
+    """Run `nopic ARGS` in a thread (the API it calls is served by this test's event loop), in a terminal
+    `columns` wide."""
+    env = {"NOPIC_API_URL": stack.url, "NOPIC_TOKEN": person.token if person else "", "COLUMNS": str(columns)}
     env["NOPIC_CLI_CONFIG"] = "/nonexistent/cli.toml"
 
     def run() -> Result:

@@ -9,7 +9,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -19,10 +20,18 @@ from temporalio.worker import Worker
 
 from activities import Adapters, build_activities
 from activities.notifications import Notification
-from domain.messages import Approve, SubmitTransportDocument
+from domain.messages import Approve, RecordCertificateNumber, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
-from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, Role, workflow_id
+from domain.state import (
+    Actor,
+    NopicRequestInput,
+    RequestState,
+    RequestStatus,
+    Role,
+    ShippedQuantity,
+    workflow_id,
+)
 from tests.support.dirs import HISTORIES
 from tests.support.fakes import FakeOid, NumberBook, RecordingMailer, RecordingStore
 from tests.support.forms import document, form_data
@@ -34,6 +43,21 @@ SKIP_LIMIT = 30
 
 EXPORTER = Actor(person_id="u-exporter", name="Eva Exporter", role=Role.EXPORTER)
 REVIEWER = Actor(person_id="u-reviewer", name="Rik Reviewer", role=Role.REVIEWER)
+
+# The certifier's policy as the settings give it today (the defaults reproduce older requests').
+PATHS = Policy(
+    reminder_time=time(9),
+    transport_grace_working_days=2,
+    deadline_move_allowance=timedelta(days=30),
+    quantities_report_before=timedelta(days=7),
+)
+BRUSSELS = PATHS.zone
+# What the first shipment carries, unless a test says otherwise: part of the coffee, none of the cocoa.
+FIRST_SHIPMENT_KG = {0: "2000"}
+
+
+def kilograms(kg: dict[int, str]) -> list[ShippedQuantity]:
+    return [ShippedQuantity(commodity_index=i, net_kg=Decimal(v)) for i, v in kg.items()]
 
 
 def request_form(
@@ -70,6 +94,7 @@ class Service:
     store: RecordingStore = field(default_factory=RecordingStore)
     numbers: NumberBook = field(default_factory=NumberBook)
     actions: int = 0
+    etd: date | None = None  # of the request started last: the first shipment leaves then
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()
@@ -81,6 +106,7 @@ class Service:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, RequestState]:
         form = form or request_form(await self.now())
+        self.etd = form.shipment.etd
         request_id = request_id or f"r-{uuid.uuid4().hex[:12]}"
         return await self.env.client.start_workflow(
             NopicRequest.run,
@@ -152,9 +178,24 @@ class Service:
         assert state.status is RequestStatus.ACTIVE
         return state
 
-    def transport_document(self, file_id: str = "bl-1", actor: Actor = EXPORTER) -> SubmitTransportDocument:
+    def transport_document(
+        self,
+        file_id: str = "bl-1",
+        actor: Actor = EXPORTER,
+        *,
+        kg: dict[int, str] | None = None,
+        shipped_on: date | None = None,
+    ) -> SubmitTransportDocument:
+        """The first shipment's definitive transport document: it left on the ETD with `kg` per commodity
+        (`FIRST_SHIPMENT_KG` unless given; `{}` for a document sent without them)."""
         reference = document(DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE, file_id)
-        return SubmitTransportDocument(**self.action(actor), document=reference)
+        kg = FIRST_SHIPMENT_KG if kg is None else kg
+        return SubmitTransportDocument(
+            **self.action(actor),
+            document=reference,
+            shipped_on=(shipped_on or self.etd) if kg else None,
+            quantities=kilograms(kg),
+        )
 
     async def save_history(
         self, handle: WorkflowHandle[Any, RequestState], name: str, run_id: str | None = None
@@ -205,3 +246,20 @@ async def refusal(update: Awaitable[Any]) -> str:
         assert failed.cause.type == ACTION_REFUSED
         return failed.cause.message
     raise AssertionError("the update was accepted")
+
+
+async def record_first_number(
+    service: Service, handle: WorkflowHandle[Any, RequestState], number: str
+) -> RequestState:
+    """Record commodity 0's number as staff would: again while the operations are still being checked."""
+    update = RecordCertificateNumber(**service.action(), commodity_index=0, number=number)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30  # two lookups in the in-memory OID: well under a second, unless very busy
+    while loop.time() < deadline:
+        try:
+            return await handle.execute_update(NopicRequest.record_certificate_number, update)
+        except WorkflowUpdateFailedError as failed:
+            if "still being checked" not in str(failed.cause):
+                raise
+        await asyncio.sleep(0.05)
+    raise AssertionError("the operations were never checked")

@@ -16,7 +16,7 @@ import httpx
 
 from devstack.oid_sandbox.store import SandboxStore
 from tests.support.process_stack import FaultStack, SinkMessage
-from tests.support.stack import COMPLETE, pdf, request_body
+from tests.support.stack import COMPLETE, first_shipment, pdf, request_body
 
 RETRY_FOR = 240.0  # seconds a client keeps retrying one call through outages
 
@@ -102,7 +102,7 @@ async def run_lifecycles(stack: FaultStack, count: int, tag: str, concurrency: i
         loop = asyncio.get_running_loop()
         started = loop.time()
         async def deliver(request_id: str) -> None:
-            action = {"action_id": f"transport-{request_id}", "document": bill}
+            action = {"action_id": f"transport-{request_id}", "document": bill, **first_shipment()}
             await call(exporter, "POST", f"/requests/{request_id}/actions/transport-document", json=action)
 
         ids: list[str] = await bounded(count, concurrency, submit_and_approve)

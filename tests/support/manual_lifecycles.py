@@ -13,7 +13,7 @@ import httpx
 
 from tests.support.lifecycles import RETRY_FOR, bounded, call, supporting_documents, transport_document
 from tests.support.process_stack import FaultStack
-from tests.support.stack import EXPORTER_OPERATION, request_body
+from tests.support.stack import EXPORTER_OPERATION, first_shipment, request_body
 
 CANCEL_REASON = "the consignment was not shipped"
 # What each manual lifecycle mails, as (audience, kind): as any lifecycle, then the review team's task to
@@ -100,7 +100,14 @@ async def run_manual_lifecycles(
             await until(
                 reviewer, request_id, lambda s: s["status"] == "awaiting_transport_document", "issued"
             )
-            await act(exporter, request_id, "transport-document", f"transport-{request_id}", document=bill)
+            await act(
+                exporter,
+                request_id,
+                "transport-document",
+                f"transport-{request_id}",
+                document=bill,
+                **first_shipment(),
+            )
             await until(reviewer, request_id, lambda s: s["status"] == "active", "active")
             cancel = f"cancel-{request_id}"
             await act(reviewer, request_id, "cancel-certificates", cancel, reason=CANCEL_REASON)

@@ -112,7 +112,8 @@ class FaultStack:
             if message["X-Nopic-Request-Id"] in requests:
                 found.append(
                     SinkMessage(
-                        event_id=str(message["X-Nopic-Event-Id"]),
+                        # A long id is folded onto a line of its own, which leaves its leading space.
+                        event_id=str(message["X-Nopic-Event-Id"]).strip(),
                         message_id=str(message["Message-ID"]),
                         subject=str(message["Subject"]),
                         to=str(message["To"]),

@@ -198,6 +198,13 @@ def request_body(
     }
 
 
+def first_shipment(etd_in_days: int = 10, net_kg: str = "400") -> dict[str, Any]:
+    """What the first shipment's definitive transport document carries of a `request_body` request: the day
+    it left (its ETD) and the net kg of its one commodity."""
+    etd = datetime.now(UTC).date() + timedelta(days=etd_in_days)
+    return {"shipped_on": etd.isoformat(), "quantities": [{"commodity_index": 0, "net_kg": net_kg}]}
+
+
 # The documents that complete `request_body`'s checklist: (kind, supplier).
 COMPLETE = [
     ("commercial_invoice", None),
@@ -207,11 +214,14 @@ COMPLETE = [
 ]
 
 
-async def store_documents(store: DocumentStore, tag: str) -> list[dict[str, Any]]:
-    """References to stored files that complete `request_body`'s checklist."""
+async def store_documents(
+    store: DocumentStore, tag: str, operation_id: str = EXPORTER_OPERATION
+) -> list[dict[str, Any]]:
+    """References to stored files that complete `request_body`'s checklist, uploaded for the operation."""
     references = []
     for kind, supplier in COMPLETE:
         stored = await store.store(pdf(f"{tag}-{kind}"), f"{kind}.pdf")
+        await store.grant(stored.sha256, operation_id, None, by_reviewer=False)
         references.append(
             {"kind": kind, "file_id": stored.sha256, "sha256": stored.sha256, "supplier": supplier}
         )

@@ -34,14 +34,16 @@ async def test_shipments_within_the_certified_quantity_and_timeframe_are_recorde
     timeframe = state.form.timeframe
     record = NopicRequest.record_shipment
 
+    # The first shipment's 2000 kg of coffee count with every further shipment.
+    assert state.first_shipment is not None and state.shipped_kg(0) == 2000
     state = await handle.execute_update(record, shipment(service, timeframe.first_day, c0="5000", c1="800.5"))
-    assert [len(state.shipments), state.shipped_kg(0), state.shipped_kg(1)] == [1, 5000, Decimal("800.5")]
+    assert [len(state.shipments), state.shipped_kg(0), state.shipped_kg(1)] == [1, 7000, Decimal("800.5")]
 
     first_day = timeframe.first_day
-    too_much = await refusal(handle.execute_update(record, shipment(service, first_day, c0="7000.1")))
+    too_much = await refusal(handle.execute_update(record, shipment(service, first_day, c0="5000.1")))
     assert too_much == (
-        "7000.1 kg of Organic roasted coffee beans exceeds the certified quantity: "
-        "12000 kg certified, 5000 kg already shipped, 7000 kg remain"
+        "5000.1 kg of Organic roasted coffee beans exceeds the certified quantity: "
+        "12000 kg certified, 7000 kg already shipped, 5000 kg remain"
     )
     day_after = timeframe.last_day + timedelta(days=1)
     outside = await refusal(handle.execute_update(record, shipment(service, day_after, c0="1")))
@@ -49,7 +51,7 @@ async def test_shipments_within_the_certified_quantity_and_timeframe_are_recorde
         f"the shipment date {day_after} lies outside the timeframe "
         f"{timeframe.first_day} to {timeframe.last_day} the NOPICs cover"
     )
-    state = await handle.execute_update(record, shipment(service, timeframe.last_day, c0="7000"))
+    state = await handle.execute_update(record, shipment(service, timeframe.last_day, c0="5000"))
     assert [len(state.shipments), state.shipped_kg(0)] == [2, 12000], "up to the certified quantity exactly"
     assert state.status is RequestStatus.ACTIVE
     await service.save_history(handle, "shipments")
@@ -79,7 +81,7 @@ async def test_at_the_end_of_the_timeframe_the_request_expires_with_a_reconcilia
             product_name="Organic roasted coffee beans",
             nopic_number=numbers[0],
             certified_kg=Decimal("12000"),
-            shipped_kg=Decimal("6500.25"),
+            shipped_kg=Decimal("8500.25"),  # the first shipment's 2000 kg, and the two further ones
         ),
         ReconciliationLine(
             commodity_index=1,

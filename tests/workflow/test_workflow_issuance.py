@@ -3,11 +3,10 @@ server), and a long request continuing as new (on the dev server)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.messages import Approve, RecordCertificateNumber, UpdateEta
@@ -17,6 +16,7 @@ from tests.support.harness import (
     EXPORTER,
     Service,
     at_instant,
+    record_first_number,
     refusal,
     request_form,
     running_service,
@@ -24,21 +24,6 @@ from tests.support.harness import (
 from workflows.nopic_request import NopicRequest
 
 Handle = WorkflowHandle[Any, RequestState]
-
-
-async def record_first_number(service: Service, handle: Handle, number: str) -> RequestState:
-    """Record commodity 0's number as staff would: again while the operations are still being checked."""
-    update = RecordCertificateNumber(**service.action(), commodity_index=0, number=number)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30  # two lookups in the in-memory OID: well under a second, unless very busy
-    while loop.time() < deadline:
-        try:
-            return await handle.execute_update(NopicRequest.record_certificate_number, update)
-        except WorkflowUpdateFailedError as failed:
-            if "still being checked" not in str(failed.cause):
-                raise
-        await asyncio.sleep(0.05)
-    raise AssertionError("the operations were never checked")
 
 
 async def test_manual_issuance_refuses_a_draft_number_and_an_operation_id_then_accepts_a_nopic_number(

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import Settings
 from starter.client import EngineUnavailable, RequestNotFound
+from web.dashboard.forms import local_and_zone, time_zones
 from web.dashboard.pages import router
 from web.dashboard.render import templates
 from web.dashboard.session import LoginRequired, login_url
@@ -39,6 +40,10 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Mount the pages and their stylesheet; errors under /ui answer as pages, elsewhere as JSON."""
     # Times on the pages are the certifier's local times.
     templates.env.globals["zone"] = ZoneInfo(settings.timezone)
+    # Times typed in: a date-time picker and one of these zones beside it.
+    zones = time_zones(settings.timezone)
+    templates.env.globals["time_zones"] = zones
+    templates.env.globals["local_and_zone"] = lambda moment: local_and_zone(moment, zones)
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

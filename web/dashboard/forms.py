@@ -1,14 +1,16 @@
 """HTML forms to the API's bodies: the dashboard posts plain forms and the same models check them.
 
 A plain form has no nesting, no lists and no booleans: fields are named `exporter.name`,
-`commodities.0.net_kg`; an unticked checkbox is absent; a time is a `datetime-local` value and an offset.
-Nothing here decides what is valid: that is the models' (and the workflow's) job.
+`commodities.0.net_kg`; an unticked checkbox is absent; a time is a `datetime-local` value (the browser's
+date-time picker) and a time zone chosen beside it (`<name>_zone`), never typed as ISO text. Nothing here
+decides what is valid: that is the models' (and the workflow's) job.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData, UploadFile
 
@@ -26,15 +28,48 @@ def text(form: FormData, name: str) -> str | None:
     return None
 
 
+# The zones offered beside a time: the US ports' (arrival, clearance), then UTC; the certifier's is added.
+US_PORT_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+)
+
+
+def time_zones(certifier_zone: str) -> list[str]:
+    return list(dict.fromkeys([*US_PORT_ZONES, certifier_zone, "UTC"]))
+
+
 def aware(form: FormData, name: str) -> str | None:
-    """A `datetime-local` value joined with its `<name>_offset` field (e.g. -05:00) into ISO 8601."""
+    """A `datetime-local` value with the zone chosen beside it (`<name>_zone`, UTC when none came) as
+    ISO 8601; what cannot be read is passed on as typed, for the model to name the field."""
     local = text(form, name)
     if local is None:
         return None
-    offset = text(form, f"{name}_offset") or "+00:00"
     if len(local) == 16:  # browsers omit the seconds
         local += ":00"
-    return f"{local}{offset}"
+    zone = text(form, f"{name}_zone") or "UTC"
+    try:
+        return datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).isoformat()
+    except (ValueError, KeyError):  # an unknown zone is a KeyError (ZoneInfoNotFoundError)
+        return f"{local} {zone}"
+
+
+def local_and_zone(moment: datetime | None, zones: list[str]) -> tuple[str, str]:
+    """A time as the picker shows it: its local date-time in the first offered zone that has its offset
+    then (UTC when none does)."""
+    if moment is None:
+        return "", zones[0]
+    for zone in [*zones, "UTC"]:
+        local = moment.astimezone(ZoneInfo(zone))
+        if local.utcoffset() == moment.utcoffset():
+            return local.strftime("%Y-%m-%dT%H:%M"), zone
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M"), "UTC"
 
 
 def _lines(value: str | None, separator: str = ",") -> list[str]:
@@ -103,8 +138,8 @@ def submission_data(form: FormData) -> dict[str, Any]:
 def _local(moment: datetime | None, name: str) -> dict[str, str]:
     if moment is None:
         return {}
-    offset = moment.strftime("%z")
-    return {name: moment.strftime("%Y-%m-%dT%H:%M"), f"{name}_offset": f"{offset[:3]}:{offset[3:]}"}
+    local, zone = local_and_zone(moment, list(US_PORT_ZONES))
+    return {name: local, f"{name}_zone": zone}
 
 
 def form_values(form: NopicRequestForm) -> dict[str, str] | None:
@@ -160,6 +195,15 @@ def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile,
     return chosen
 
 
+def kilograms(form: FormData) -> list[dict[str, str]]:
+    """The `kg.<commodity index>` fields that hold a quantity, as the API's quantities."""
+    return [
+        {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
+        for key, value in form.multi_items()
+        if key.startswith("kg.") and isinstance(value, str) and value.strip()
+    ]
+
+
 def action_body(action: str, form: FormData) -> dict[str, Any]:
     """The JSON body of one action from its dashboard form (file fields are handled by the caller)."""
     body: dict[str, Any]
@@ -168,8 +212,18 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
             body = {"note": text(form, "note")}
         case "request-corrections":
             body = {"items": _lines(text(form, "items"), "\n"), "message": text(form, "message")}
-        case "refuse" | "reject-transport-document":
+        case "refuse":
             body = {"reason": text(form, "reason")}
+        case "reject-transport-document":
+            body = {"reason": text(form, "reason"), "shipment": text(form, "shipment")}
+        case "transport-document":
+            body = {
+                "shipped_on": text(form, "shipped_on"),
+                "quantities": kilograms(form) or None,
+                "shipment": text(form, "shipment"),
+            }
+        case "report-quantities":
+            body = {"quantities": kilograms(form)}
         case "withdraw":
             body = {"reason": text(form, "reason")}
         case "record-certificate":
@@ -187,17 +241,29 @@ def action_body(action: str, form: FormData) -> dict[str, Any]:
         case "retry-cancellation":
             body = {"commodity_index": text(form, "commodity_index"), "number": text(form, "number")}
         case "update-eta":
-            body = {"eta": text(form, "eta"), "expected_clearance": text(form, "expected_clearance")}
+            body = {
+                "eta": aware(form, "eta"),
+                "expected_clearance": aware(form, "expected_clearance"),
+                "etd": text(form, "etd"),
+                "clear_expected_clearance": form.get("clear_expected_clearance") == "on" or None,
+            }
+        case "resolve-corrections":
+            body = {"note": text(form, "note")}
+        case "accept-eta-move":
+            body = {"note": text(form, "note")}
+        case "decline-eta-move":
+            body = {"reason": text(form, "reason")}
         case "record-shipment":
-            quantities = [
-                {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
-                for key, value in form.multi_items()
-                if key.startswith("kg.") and isinstance(value, str) and value.strip()
-            ]
-            body = {"shipped_on": text(form, "shipped_on"), "quantities": quantities}
+            body = {
+                "shipped_on": text(form, "shipped_on"),
+                "quantities": kilograms(form),
+                "eta": aware(form, "eta"),
+                "expected_clearance": aware(form, "expected_clearance"),
+            }
         case "cancel-certificates":
             chosen = [v for k, v in form.multi_items() if k == "commodity_indexes" and isinstance(v, str)]
             body = {"reason": text(form, "reason"), "commodity_indexes": chosen or None}
         case _:
             body = {}
+    body["action_id"] = text(form, "action_id")
     return {k: v for k, v in body.items() if v is not None}

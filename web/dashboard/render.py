@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,6 +20,9 @@ from web.dashboard.session import (
 from web.deps import Requests
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Every action form carries an action id of its own, drawn when the page is drawn: a double click, or the
+# form sent again after "may still take effect", is the same action, which changes nothing twice.
+templates.env.globals["new_action_id"] = lambda: f"ui-{uuid4().hex}"
 
 REVIEWER, EXPORTER, ADMIN = UserRole.REVIEWER, UserRole.EXPORTER, UserRole.ADMIN
 NEAR_DEADLINE = timedelta(days=2)

@@ -17,13 +17,15 @@ import asyncpg
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from activities.documents import DocumentStore
 from domain import messages
 from domain.actions import ACTIONS, BY_MESSAGE, ActionSpec
 from domain.request import NopicRequestForm
 from domain.state import RequestState
 from starter.client import ActionRefused, RequestClient
+from web.action_checks import check_action, check_references
 from web.auth import User, UserRole
-from web.deps import Db, ExporterOrReviewer, Now, Requests, require
+from web.deps import Db, Documents, ExporterOrReviewer, Now, Requests, require
 from web.errors import ApiError, ErrorResponse, FieldError
 from web.metrics import count_action
 from web.routes.certificates import refuse_a_number_held_elsewhere
@@ -62,6 +64,10 @@ def body_model(message: type[messages.Action]) -> type[BaseModel]:
     return body
 
 
+# Actions the API checks against the request before the workflow judges them (`web.action_checks`).
+_CHECKED = (messages.SubmitTransportDocument, messages.RecordShipment, messages.CancelCertificates)
+
+
 async def take_action(
     requests: RequestClient,
     pool: asyncpg.Pool,
@@ -70,20 +76,32 @@ async def take_action(
     spec: ActionSpec,
     body: BaseModel,
     at: datetime,
+    store: DocumentStore,
 ) -> RequestState:
-    """Check who may see the request, build the message, deliver it, and count the outcome."""
+    """Check who may see the request, build the message, check what it names, deliver it; count it."""
     refuse_control_characters(body.model_dump(mode="json"))
-    if user.role is not UserRole.REVIEWER:
+    state = None
+    if user.role is not UserRole.REVIEWER or issubclass(spec.message, _CHECKED):
         # Reviewers see every request, and the update itself answers 404 for an unknown one: only the
-        # others need the state read first, which costs a query to the workflow.
-        await visible_state(requests, user, request_id)
+        # others, and actions checked against the request, need the state read first (a query).
+        state = await visible_state(requests, user, request_id)
     data = body.model_dump(exclude={"action_id"})
+    if spec.message is messages.UpdateEta and "expected_clearance" in body.model_fields_set:
+        # Named, and null: the body clears the expected clearance explicitly (left out, it stays).
+        cleared = data["expected_clearance"] is None
+        data["clear_expected_clearance"] = data["clear_expected_clearance"] or cleared
     action_id = getattr(body, "action_id", None) or f"{spec.slug}-{uuid4().hex}"
     try:
         action = spec.message.model_validate({**data, "action_id": action_id, "actor": user.actor, "at": at})
     except ValidationError as exc:
         count_action(spec.slug, "invalid")
         raise invalid(exc) from exc
+    if state is not None:
+        try:
+            await check_action(store, user, state, action)
+        except ApiError:
+            count_action(spec.slug, "invalid")
+            raise
     try:
         await refuse_a_number_held_elsewhere(pool, request_id, action)
     except ActionRefused:
@@ -115,9 +133,10 @@ def _route(spec: ActionSpec, body_type: type[BaseModel]) -> Callable[..., Awaita
         user: Annotated[User, Depends(require(*user_roles(spec)))],
         requests: Requests,
         pool: Db,
+        store: Documents,
         at: Now,
     ) -> RequestState:
-        return await take_action(requests, pool, user, request_id, spec, body, at)
+        return await take_action(requests, pool, user, request_id, spec, body, at, store)
 
     route.__name__ = spec.slug.replace("-", "_")
     return route
@@ -174,9 +193,10 @@ async def correct_request_data(
     body: CorrectedData,
     user: Annotated[User, Depends(require(*user_roles(CORRECT)))],
     requests: Requests,
+    store: Documents,
     at: Now,
 ) -> RequestState:
-    return await correct(requests, user, request_id, body.form, at, body.action_id)
+    return await correct(requests, user, request_id, body.form, at, store, body.action_id)
 
 
 async def correct(
@@ -185,6 +205,7 @@ async def correct(
     request_id: str,
     submission: RequestSubmission,
     at: datetime,
+    store: DocumentStore,
     action_id: str | None = None,
 ) -> RequestState:
     """Deliver corrected data: the form checked for this user, with the request's own time of receipt."""
@@ -200,6 +221,9 @@ async def correct(
     except ValidationError as exc:
         count_action(CORRECT.slug, "invalid")
         raise invalid(exc, "body.form") from exc
+    held = {d.file_id for d in state.form.documents}
+    added = [(f"body.form.documents.{i}", d) for i, d in enumerate(form.documents) if d.file_id not in held]
+    await check_references(store, user, state.form.exporter.operation_id, added)
     action = messages.CorrectRequestData(
         action_id=action_id or f"{CORRECT.slug}-{uuid4().hex}", actor=user.actor, at=at, form=form
     )

@@ -14,6 +14,7 @@ from domain import messages
 from domain.request import DocumentKind, DocumentReference
 from domain.state import RequestState
 from starter.client import ActionRefused, RequestClient
+from web.action_checks import granted_upload, may_read
 from web.auth import User
 from web.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
 from web.errors import ApiError, ErrorResponse, FieldError
@@ -52,14 +53,18 @@ def _too_large(field: str, limit: int) -> ApiError:
 async def store_uploads(
     store: DocumentStore,
     uploads: list[tuple[str, bytes, DocumentKind, str | None]],
+    user: User,
+    operation_id: str | None,
 ) -> list[DocumentReference]:
-    """Keep each (file name, content, kind, supplier) in the document store; a reference for each."""
+    """Keep each (file name, content, kind, supplier) in the document store, uploaded by `user` for the
+    requests of `operation_id`; a reference for each."""
     references = []
     for position, (name, content, kind, supplier) in enumerate(uploads):
         try:
             stored = await store.store(content, name or "upload")
         except DocumentRejected as exc:
             raise _rejected(f"files.{position}", str(exc)) from exc
+        await granted_upload(store, user, operation_id, stored.sha256)
         references.append(
             DocumentReference(
                 kind=kind, file_id=stored.sha256, sha256=stored.sha256, supplier=supplier or None
@@ -126,7 +131,7 @@ async def upload(
     kind: Annotated[list[DocumentKind], Form(description="The kind of each file, in order.")],
     supplier: Annotated[list[str] | None, Form(description="The supplier of each file, in order.")] = None,
 ) -> RequestState:
-    await visible_state(requests, user, request_id)
+    state = await visible_state(requests, user, request_id)
     suppliers = supplier or []
     if len(kind) != len(files):
         raise _rejected("kind", f"give one kind per file: {len(files)} files, {len(kind)} kinds")
@@ -140,7 +145,7 @@ async def upload(
             raise _too_large(f"files.{position}", limit)
         name = file.filename or "upload"
         uploads.append((name, content, kind[position], (suppliers[position].strip() if suppliers else None)))
-    references = await store_uploads(store, uploads)
+    references = await store_uploads(store, uploads, user, state.form.exporter.operation_id)
     return await deliver_documents(requests, user, request_id, references, at)
 
 
@@ -163,7 +168,7 @@ class StoredReference(BaseModel):
     responses={k: v for k, v in _RESPONSES.items() if k in (401, 403, 413, 422)},
 )
 async def store_one(
-    _: ExporterOrReviewer,
+    user: ExporterOrReviewer,
     store: Documents,
     config: AppSettings,
     file: Annotated[UploadFile, File(description="A PDF, PNG or JPEG.")],
@@ -175,16 +180,18 @@ async def store_one(
         stored = await store.store(content, file.filename or "upload")
     except DocumentRejected as exc:
         raise _rejected("file", str(exc)) from exc
+    await granted_upload(store, user, None, stored.sha256)
     return StoredReference.model_validate(stored.model_dump())
 
 
 def request_documents(state: RequestState) -> list[DocumentReference]:
-    """Every document the request refers to: the form's, the accepted transport document, shipments'."""
+    """Every document the request refers to: the form's, the accepted transport document, shipments', and
+    those a correction set aside (they stay readable with the audit trail)."""
     documents = list(state.form.documents)
     if state.transport_document is not None:
         documents.append(state.transport_document)
     documents += [shipment.transport_document for shipment in state.shipments]
-    return documents
+    return documents + state.documents_set_aside
 
 
 @router.get(
@@ -208,7 +215,8 @@ async def download(
 ) -> Response:
     state = await visible_state(requests, user, request_id)
     document = await store.get(sha256)
-    if document is None or sha256 not in {d.sha256 for d in request_documents(state)}:
+    known = sha256 in {d.sha256 for d in request_documents(state)}
+    if document is None or not known or not await may_read(store, user, state, sha256):
         raise ApiError(404, "document_not_found", f"Request {request_id} has no document {sha256}.")
     content = await store.read(sha256)
     return Response(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import asyncpg
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from activities.documents import DocumentStore
 from activities.pdf import render_nopic_pdf
 from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
 from core.settings import Settings, policy_from_settings
@@ -28,9 +28,11 @@ from domain.request import (
 )
 from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus
 from starter.client import RequestClient
+from web.action_checks import check_references
 from web.auth import User, UserRole
-from web.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
+from web.deps import AppSettings, Db, Documents, ExporterOrReviewer, Now, Requests
 from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from web.request_ids import claim_new_request_id
 from web.text import refuse_control_characters
 from web.visibility import visible_state
 
@@ -128,11 +130,6 @@ def build_form(submission: RequestSubmission, user: User, at: datetime) -> Nopic
         raise invalid(exc) from exc
 
 
-def new_request_id(at: datetime) -> str:
-    """Short enough to read out on the phone, unique enough never to collide in practice."""
-    return f"R{at:%Y%m%d}-{secrets.token_hex(4).upper()}"
-
-
 async def claim_request_id(pool: asyncpg.Pool, user: User, key: str, body_sha256: str, candidate: str) -> str:
     """The request id an idempotency key stands for: the first submission with that key sets it."""
     async with pool.acquire() as conn:
@@ -168,10 +165,14 @@ async def submit(
     config: Settings,
     at: datetime,
     idempotency_key: str | None,
+    store: DocumentStore,
 ) -> RequestState:
-    """Check the form for this user, give it a request id (the key's, if one was used before), start it."""
+    """Check the form for this user and the documents it names, give it a request id (the key's, if one
+    was used before), start it. A key used before returns its request, whatever its state."""
     form = build_form(submission, user, at)
-    request_id = new_request_id(at)
+    named = [(f"body.documents.{i}", d) for i, d in enumerate(form.documents)]
+    await check_references(store, user, form.exporter.operation_id, named)
+    request_id = await claim_new_request_id(pool, user, at)
     if idempotency_key is not None:
         body = json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()
@@ -192,10 +193,11 @@ async def submit_request(
     requests: Requests,
     pool: Db,
     config: AppSettings,
+    store: Documents,
     at: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> Submitted:
-    state = await submit(submission, user, requests, pool, config, at, idempotency_key)
+    state = await submit(submission, user, requests, pool, config, at, idempotency_key, store)
     return Submitted.of(state)
 
 

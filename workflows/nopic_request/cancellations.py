@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @dataclass(frozen=True)
-class Change:
+class AuditLine:
     """The audit line of the decision that cancels: its action, who took it, and what to keep with it."""
 
     action: str
@@ -60,7 +60,7 @@ class Cancellations(RequestRun):
         certificates: list[Certificate],
         reason: str,
         *,
-        record: Change,
+        record: AuditLine,
         ends_as: Status | None = None,
         tell: Kind | None = None,
     ) -> list[Certificate]:
@@ -103,7 +103,7 @@ class Cancellations(RequestRun):
         return marked
 
     async def cancellation_confirmed(
-        self, certificate: Certificate, cancelled_at: datetime, record: Change
+        self, certificate: Certificate, cancelled_at: datetime, record: AuditLine
     ) -> None:
         """The NOPIC is cancelled in OID (staff confirmed it, or the gateway did it): now it is `cancelled`,
         the exporter and the importer are told, and a request with nothing left ends. Under the lock."""
@@ -124,7 +124,7 @@ class Cancellations(RequestRun):
         await self._notify(Kind.CANCELLATION, Audience.EXPORTER, certificates=[cancelled], message=reason)
         await self._notify(Kind.CANCELLATION, Audience.IMPORTER, certificates=[cancelled], message=reason)
 
-    async def _record_change(self, change: Change, detail: str | None) -> None:
+    async def _record_change(self, change: AuditLine, detail: str | None) -> None:
         actor, action_id = change.actor, change.action_id
         await self._record(change.action, actor, action_id, payload=change.payload, detail=detail)
 
@@ -156,7 +156,7 @@ class Cancellations(RequestRun):
                 held = self._held(certificate)
                 if held is not None and held.status is CertificateStatus.CANCELLATION_PENDING:
                     await self.cancellation_confirmed(
-                        held, cancelled_at, Change("nopic_cancelled", detail="by the OID gateway")
+                        held, cancelled_at, AuditLine("nopic_cancelled", detail="by the OID gateway")
                     )
 
     async def _gateway_refused(self, certificate: Certificate, reason: str) -> None:

@@ -14,15 +14,14 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
-from workflows.nopic_request import calls, patches
-from workflows.nopic_request.cancellations import Change
-from workflows.nopic_request.procedure import Procedure
+from workflows.nopic_request import patches
+from workflows.nopic_request.cancellations import AuditLine
+from workflows.nopic_request.moves import DeadlineMoves
 from workflows.nopic_request.run import lead_time
 
 with workflow.unsafe.imports_passed_through():
-    from activities.nopic_numbers import NumberClaim
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
     from domain.certificates import one_nopic_per_commodity
@@ -31,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         Approve,
         CancelCertificates,
         CorrectRequestData,
-        RecordCertificateNumber,
         RecordShipment,
         Refuse,
         RejectTransportDocument,
@@ -41,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateEta,
         Withdraw,
     )
-    from domain.rules import corrected_form, moved_shipment, why_not
+    from domain.rules import CURRENT, Change, corrected_form, documents_set_aside, moved_shipment, why_not
     from domain.state import (
         UNDER_REVIEW,
         Certificate,
@@ -64,7 +62,7 @@ def refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type=ACTION_REFUSED, non_retryable=True)
 
 
-class Handlers(Procedure):
+class Handlers(DeadlineMoves):
     @workflow.query
     def state(self) -> RequestState:
         return self._state
@@ -121,7 +119,7 @@ class Handlers(Procedure):
             self._nopics_to_cancel_on_ending(),
             f"the request was refused: {action.reason}",
             ends_as=Status.REFUSED,
-            record=Change("refuse", action.actor, action.action_id, detail=action.reason),
+            record=AuditLine("refuse", action.actor, action.action_id, detail=action.reason),
         )
         await self._notify(Kind.REQUEST_REFUSED, Audience.EXPORTER, message=action.reason)
 
@@ -139,7 +137,7 @@ class Handlers(Procedure):
             self._nopics_to_cancel_on_ending(),
             f"the request was withdrawn: {self._state.outcome}",
             ends_as=Status.WITHDRAWN,
-            record=Change("withdraw", action.actor, action.action_id, detail=action.reason),
+            record=AuditLine("withdraw", action.actor, action.action_id, detail=action.reason),
         )
         await self._notify(Kind.REQUEST_WITHDRAWN, Audience.REVIEW_TEAM, message=action.reason)
 
@@ -182,7 +180,10 @@ class Handlers(Procedure):
 
     async def _correct_request_data(self, action: CorrectRequestData) -> None:
         state = self._state
-        form = corrected_form(state.form, action.form)
+        set_aside = self._since(Change.CORRECTIONS)
+        aside = documents_set_aside(state.form, action.form) if set_aside else []
+        form = corrected_form(state.form, action.form, set_aside=set_aside)
+        state.documents_set_aside += aside
         replaced: list[Certificate] = []
         if any(
             c.status is not CertificateStatus.PENDING for c in state.every_certificate
@@ -196,10 +197,13 @@ class Handlers(Procedure):
         self._set_form(form)
         if action.actor.role is Role.EXPORTER:
             self._corrections_answered()
+        payload = action.model_dump(mode="json")
+        if aside:
+            payload["documents_set_aside"] = [d.model_dump(mode="json") for d in aside]
         await self.cancel(
             replaced,
             "the request data was corrected: the NOPIC no longer matches it",
-            record=Change("correct_request_data", action.actor, action.action_id, payload=action),
+            record=AuditLine("correct_request_data", action.actor, action.action_id, payload=payload),
         )
         await self._notify(
             Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM, message="the request data was corrected"
@@ -209,53 +213,6 @@ class Handlers(Procedure):
     def _corrections_answered(self) -> None:
         self._state.corrections_requested = []
         self._state.corrections_message = None
-
-    # ------------------------------------------------------------ issuance by hand (manual mode)
-
-    @workflow.update
-    async def record_certificate_number(self, action: RecordCertificateNumber) -> RequestState:
-        return await self._act(action, self._record_certificate_number)
-
-    @record_certificate_number.validator
-    def _validate_record_certificate_number(self, action: RecordCertificateNumber) -> None:
-        self._validate(action)
-
-    async def _record_certificate_number(self, action: RecordCertificateNumber) -> None:
-        state = self._state
-        certificate = state.certificates[action.commodity_index]
-        claim = NumberClaim(
-            number=action.number, request_id=state.request_id, commodity_index=action.commodity_index
-        )
-        claimed = workflow.patched(patches.NUMBER_CLAIMS)
-        if claimed:
-            await self._claim(claim)
-        corrected = certificate.number if certificate.status is CertificateStatus.ISSUED else None
-        self._set_certificate(
-            certificate.model_copy(
-                update={
-                    "number": action.number,
-                    "status": CertificateStatus.ISSUED,
-                    "issued_at": workflow.now(),
-                }
-            )
-        )
-        detail = f"{certificate.product_name}: {action.number}"
-        if corrected is not None:
-            detail = f"{certificate.product_name}: {corrected} corrected to {action.number}"
-        await self._record("record_certificate_number", action.actor, action.action_id, detail=detail)
-        if corrected is not None and claimed:
-            await calls.release_number(claim.model_copy(update={"number": corrected}))
-
-    async def _claim(self, claim: NumberClaim) -> None:
-        """The number is this commodity's from now on, or the action is refused, naming who holds it."""
-        try:
-            answer = await calls.claim_number(claim)
-        except ActivityError as error:
-            reason = calls.failure_reason(error)
-            message = f"{claim.number} could not be checked against other requests now ({reason}); try again"
-            raise refused(message) from error
-        if answer.held_by is not None:
-            raise refused(answer.held_by.refusal(claim.number))
 
     # ------------------------------------------------------------ the transport document and the ETA
 
@@ -268,8 +225,14 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _transport_document(self, action: SubmitTransportDocument) -> None:
+        if self._since(Change.SHIPMENTS):
+            await self.take_transport_document(action)
+            return
         state = self._state
         state.transport_document = action.document
+        if self._since(Change.DEADLINES):
+            state.grace_until = None  # a compliant one came: nothing is left to wait for
+            state.transport_document_rejection = None
         self._set_form(state.form.model_copy(update={"documents": [*state.form.documents, action.document]}))
         await self._record("transport_document", action.actor, action.action_id, payload=action)
         await self._notify(Kind.DOCUMENTS_RECEIVED, Audience.REVIEW_TEAM)
@@ -284,11 +247,19 @@ class Handlers(Procedure):
         self._validate(action)
 
     async def _reject_transport_document(self, action: RejectTransportDocument) -> None:
-        """Not compliant: the request waits again for a definitive transport document, same deadline."""
+        """Not compliant: the request waits again for a definitive transport document, same deadline (or
+        the end of the grace period it opens, when the deadline is at hand)."""
+        if action.shipment is not None and self._since(Change.SHIPMENTS):
+            await self.reject_further_shipment(action)
+            return
         state = self._state
         rejected = state.transport_document
         state.transport_document = None
         state.status = Status.AWAITING_TRANSPORT_DOCUMENT
+        if self._since(Change.DEADLINES):
+            state.first_shipment = None  # its day and kg came with the document; they come with the next
+            state.transport_document_rejection = action.reason
+            self.open_grace_if_no_time_left()
         self._set_form(state.form)
         await self._record(
             "reject_transport_document",
@@ -301,6 +272,7 @@ class Handlers(Procedure):
             Audience.EXPORTER,
             message=action.reason,
             missing=state.missing(),
+            due_by=max(state.grace_until, state.customs_deadline) if state.grace_until else None,
         )
 
     @workflow.update
@@ -313,6 +285,9 @@ class Handlers(Procedure):
 
     async def _update_eta(self, action: UpdateEta) -> None:
         """The customs deadline moves; the wait for the transport document re-arms to it, reminders too."""
+        if self._since(Change.DEADLINES):
+            await self.take_eta_update(action)
+            return
         state = self._state
         shipment = moved_shipment(state.form.shipment, action)
         previous = state.customs_deadline
@@ -346,6 +321,8 @@ class Handlers(Procedure):
                 quantities=action.quantities,
                 transport_document=action.transport_document,
                 recorded_at=workflow.now(),
+                eta=action.eta,
+                expected_clearance=action.expected_clearance,
             )
         )
         self._set_form(
@@ -379,7 +356,7 @@ class Handlers(Procedure):
             chosen,
             action.reason,
             ends_as=Status.CANCELLED if everything else None,
-            record=Change("cancel_certificates", action.actor, action.action_id, payload=action),
+            record=AuditLine("cancel_certificates", action.actor, action.action_id, payload=action),
         )
 
     # ------------------------------------------------------------ what any Temporal client can send
@@ -396,12 +373,17 @@ class Handlers(Procedure):
 
     # ------------------------------------------------------------ how every action is judged and applied
 
-    def _validate(self, action: Action) -> None:
+    def _validate(self, action: Action, changes: frozenset[Change] | None = None) -> None:
         if self._state.has_action(action.action_id):
             return  # a repeat: the handler answers with the state, changing nothing
         if self._state.status is Status.RECEIVED:
             return  # not checked in yet: the handler waits for check-in, then judges the action
-        reason = why_not(self._state, action, workflow.now(), operations_checked=self._operations_passed)
+        if changes is None:
+            # A validator may not ask which rules the run follows: it takes what a handler found, or today's.
+            changes = CURRENT if self._changes_in_force is None else self._changes_in_force
+        reason = why_not(
+            self._state, action, workflow.now(), operations_checked=self._operations_passed, changes=changes
+        )
         if reason is not None:
             raise refused(reason)
 
@@ -411,7 +393,7 @@ class Handlers(Procedure):
         # Under the lock: `apply` awaits activities, and another handler must not change the state meanwhile.
         async with self._lock:
             if not self._state.has_action(action.action_id):
-                self._validate(action)
+                self._validate(action, self._changes())
                 await apply(action)
         return self._state
 

@@ -1,22 +1,78 @@
-"""What people do about OID: confirm the operations by hand, send an issuing request back to review, and
-confirm or retry a NOPIC's cancellation. Updates, each judged by `domain.oid_rules` as `handlers.py`
-judges the others, under the same lock."""
+"""What people do about OID: record the numbers of NOPICs made by hand, confirm the operations by hand,
+send an issuing request back to review, and confirm or retry a NOPIC's cancellation. Updates, each judged
+by `domain.rules` (with `domain.oid_rules`) as `handlers.py` judges the others, under the same lock."""
 
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
-from workflows.nopic_request.cancellations import Change
-from workflows.nopic_request.handlers import Handlers
+from workflows.nopic_request import calls, patches
+from workflows.nopic_request.cancellations import AuditLine
+from workflows.nopic_request.handlers import Handlers, refused
 
 with workflow.unsafe.imports_passed_through():
+    from activities.nopic_numbers import NumberClaim
     from domain.cancellation import cancellation_problem
-    from domain.messages import ConfirmOperations, RecordCancellation, RetryCancellation, ReturnToReview
-    from domain.state import OperationsCheck, OperationsCheckStatus, RequestState
+    from domain.messages import (
+        ConfirmOperations,
+        RecordCancellation,
+        RecordCertificateNumber,
+        RetryCancellation,
+        ReturnToReview,
+    )
+    from domain.state import CertificateStatus, OperationsCheck, OperationsCheckStatus, RequestState
     from domain.state import RequestStatus as Status
 
 
 class OidActions(Handlers):
+    # ------------------------------------------------------------ numbers typed by hand (manual mode)
+
+    @workflow.update
+    async def record_certificate_number(self, action: RecordCertificateNumber) -> RequestState:
+        return await self._act(action, self._record_certificate_number)
+
+    @record_certificate_number.validator
+    def _validate_record_certificate_number(self, action: RecordCertificateNumber) -> None:
+        self._validate(action)
+
+    async def _record_certificate_number(self, action: RecordCertificateNumber) -> None:
+        state = self._state
+        certificate = state.certificates[action.commodity_index]
+        claim = NumberClaim(
+            number=action.number, request_id=state.request_id, commodity_index=action.commodity_index
+        )
+        claimed = workflow.patched(patches.NUMBER_CLAIMS)
+        if claimed:
+            await self._claim(claim)
+        corrected = certificate.number if certificate.status is CertificateStatus.ISSUED else None
+        self._set_certificate(
+            certificate.model_copy(
+                update={
+                    "number": action.number,
+                    "status": CertificateStatus.ISSUED,
+                    "issued_at": workflow.now(),
+                }
+            )
+        )
+        detail = f"{certificate.product_name}: {action.number}"
+        if corrected is not None:
+            detail = f"{certificate.product_name}: {corrected} corrected to {action.number}"
+        await self._record("record_certificate_number", action.actor, action.action_id, detail=detail)
+        if corrected is not None and claimed:
+            await calls.release_number(claim.model_copy(update={"number": corrected}))
+
+    async def _claim(self, claim: NumberClaim) -> None:
+        """The number is this commodity's from now on, or the action is refused, naming who holds it."""
+        try:
+            answer = await calls.claim_number(claim)
+        except ActivityError as error:
+            reason = calls.failure_reason(error)
+            message = f"{claim.number} could not be checked against other requests now ({reason}); try again"
+            raise refused(message) from error
+        if answer.held_by is not None:
+            raise refused(answer.held_by.refusal(claim.number))
+
     # ------------------------------------------------------------ the operations check, by hand
 
     @workflow.update
@@ -82,7 +138,9 @@ class OidActions(Handlers):
         await self.cancellation_confirmed(
             certificate,
             workflow.now(),
-            Change("record_cancellation", action.actor, action.action_id, detail=f"by hand: {action.note}"),
+            AuditLine(
+                "record_cancellation", action.actor, action.action_id, detail=f"by hand: {action.note}"
+            ),
         )
 
     @workflow.update

@@ -7,6 +7,11 @@ code safely").
 
 from __future__ import annotations
 
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.rules import Change
+
 OPERATIONS_CHECK = "oid-operations-check"
 """The operations check by the policy's source, bounded in time, recorded, confirmable by a reviewer; before
 it, the gateway's look-up retried without end and any failure stopped issuance."""
@@ -26,3 +31,15 @@ certificate, forgetting the numbers issued."""
 
 ISSUE_REFUSAL_TOLD = "oid-issue-refusal-told"
 """OID's refusal to issue a NOPIC shows on the certificate and is mailed to the review team."""
+
+TIMEKEEPING = "paths-timekeeping"
+"""Each waiting step waits on the request's whole schedule (`domain.schedule`: reminders at the local hour,
+the departure, a grace period, further shipments' documents, the expiry); before, each step had its own
+timers."""
+
+
+def rule_change(change: Change) -> str:
+    """The patch of one change of the rules (`domain.rules.Change`): `paths-deadlines`, `paths-shipments`,
+    `paths-corrections`, `paths-references`; histories recorded before it are judged by the rule of their
+    day."""
+    return f"paths-{change}"

@@ -6,40 +6,50 @@ transport document before the customs-clearance deadline, reminding the exporter
 when it never comes; keep the request active while shipments are made within the timeframe; expire it at
 the end of the timeframe with a reconciliation. Which step runs is decided by the status alone
 (`NopicRequest.run`), so a run that continued as new picks up where the last one stopped.
+
+Every step that waits keeps the request's time meanwhile (`timekeeping.py`): reminders, deadlines,
+departure, expiry, whichever comes due; what each does is `ring`, here and in `alarms.py`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.nopic_request import calls, patches
-from workflows.nopic_request.cancellations import Change
+from workflows.nopic_request.cancellations import AuditLine
 from workflows.nopic_request.deadline import Alarm, MovableDeadline
 from workflows.nopic_request.operations import OperationsChecks
+from workflows.nopic_request.timekeeping import Timekeeping
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience
     from activities.notifications import NotificationKind as Kind
     from activities.oid import IssuedNopic, NopicData, idempotency_key
     from domain.cancellation import next_revision, open_cancellations
-    from domain.certificates import reconciliation
+    from domain.certificates import reconciliation, shipment_problem
+    from domain.deadlines import missed_deadline_reason
     from domain.policy import IssuanceMode
+    from domain.request import DocumentKind, DocumentReference
+    from domain.rules import Change
+    from domain.schedule import Due, DueKind, timeframe_end
     from domain.state import (
         SYSTEM,
         UNDER_REVIEW,
         Actor,
         Certificate,
         CertificateStatus,
-        RequestState,
+        HeldTransportDocument,
         Requirement,
+        ShipmentRecord,
+        ShippedQuantity,
     )
     from domain.state import RequestStatus as Status
 
 
-class Procedure(OperationsChecks):
+class Procedure(OperationsChecks, Timekeeping):
     # ------------------------------------------------------------ 1. receive the request, check documents
 
     async def receive(self, submitted_by: Actor) -> None:
@@ -75,6 +85,9 @@ class Procedure(OperationsChecks):
     # ------------------------------------------------------------ 2. review: the reviewer's actions decide
 
     async def wait_for_review(self) -> None:
+        if self._keeps_time():
+            await self.keep_time(lambda: self._state.status not in UNDER_REVIEW)
+            return
         await workflow.wait_condition(
             lambda: self._state.status not in UNDER_REVIEW or self._continue_as_new_due()
         )
@@ -105,13 +118,15 @@ class Procedure(OperationsChecks):
                 return
         else:
             # Manual mode: staff create each NOPIC in OID by hand and record its number (an update).
-            await workflow.wait_condition(
-                lambda: (
-                    self._state.status is not Status.ISSUING
-                    or all(c.status is not CertificateStatus.PENDING for c in self._state.certificates)
-                    or self._continue_as_new_due()
+            def recorded() -> bool:
+                return self._state.status is not Status.ISSUING or all(
+                    c.status is not CertificateStatus.PENDING for c in self._state.certificates
                 )
-            )
+
+            if self._keeps_time():
+                await self.keep_time(recorded)
+            else:
+                await workflow.wait_condition(lambda: recorded() or self._continue_as_new_due())
             if self._state.status is not Status.ISSUING or any(
                 c.status is CertificateStatus.PENDING for c in self._state.certificates
             ):
@@ -168,7 +183,9 @@ class Procedure(OperationsChecks):
         ends_as = state.ends_as if state.status is Status.CANCELLING else None
         if state.status.is_final:
             ends_as = state.status
-        await self.cancel([numbered], reason, ends_as=ends_as, record=Change("nopic_issued", detail=detail))
+        await self.cancel(
+            [numbered], reason, ends_as=ends_as, record=AuditLine("nopic_issued", detail=detail)
+        )
 
     async def _stop_issuance(self, reason: str, refused: Certificate | None = None) -> None:
         """Issuance stops; the reviewer sees why, fixes it (data, or the operation in OID), approves again.
@@ -195,13 +212,69 @@ class Procedure(OperationsChecks):
         await self._record("nopics_issued", SYSTEM, detail=", ".join(c.number or "" for c in issued))
         await self._notify(Kind.NOPIC_ISSUED, Audience.EXPORTER, certificates=issued)
         await self._notify(Kind.NOPIC_ISSUED, Audience.IMPORTER, certificates=issued)
+        if self._since(Change.SHIPMENTS):
+            await self.accept_held_transport_document()
         await self.activate_when_documents_complete()
+
+    async def accept_held_transport_document(self) -> None:
+        """A definitive transport document sent before issue (with the form, or after) is the first
+        shipment's now; when it came without its day and quantities, the exporter is asked for them."""
+        state = self._state
+        held = state.held_transport_document
+        if held is None and state.transport_document is None:
+            sent = [d for d in state.form.documents if d.kind is DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE]
+            if not sent:
+                return
+            held = HeldTransportDocument(
+                action_id=f"system-{state.sequence + 1}", document=sent[-1], received_at=workflow.now()
+            )
+            state.held_transport_document = held
+        if held is None:
+            return
+        if held.shipped_on is not None and held.quantities:
+            problem = shipment_problem(state, held.shipped_on, held.quantities)
+            if problem is None:
+                self.accept_first_shipment(held.action_id, held.document, held.shipped_on, held.quantities)
+                kg = ", ".join(f"#{q.commodity_index}: {q.net_kg} kg" for q in held.quantities)
+                await self._record("first_shipment_accepted", SYSTEM, detail=f"{held.shipped_on}; {kg}")
+                return
+        else:
+            problem = None
+        await self._record("first_shipment_quantities_asked", SYSTEM, detail=held.document.file_id)
+        await self._notify(
+            Kind.FIRST_SHIPMENT_QUANTITIES, Audience.EXPORTER, message=problem, missing=state.missing()
+        )
+
+    def accept_first_shipment(
+        self,
+        action_id: str,
+        document: DocumentReference,
+        shipped_on: date,
+        quantities: list[ShippedQuantity],
+    ) -> None:
+        """The first shipment's definitive transport document is in, with its day and net kg: they count."""
+        state = self._state
+        state.transport_document = document
+        state.first_shipment = ShipmentRecord(
+            action_id=action_id,
+            shipped_on=shipped_on,
+            quantities=quantities,
+            transport_document=document,
+            recorded_at=workflow.now(),
+        )
+        state.held_transport_document = None
+        state.transport_document_rejection = None
+        state.grace_until = None
+        self._set_form(state.form)
 
     # ------------------------------------------------------------ 4. the definitive transport document
 
     async def wait_for_transport_document(self) -> None:
         """Remind the exporter before the customs deadline, cancel at it; an ETA change moves both."""
         state = self._state
+        if self._keeps_time():
+            await self.keep_time(lambda: state.status is not Status.AWAITING_TRANSPORT_DOCUMENT)
+            return
         customs = MovableDeadline(
             lambda: state.customs_deadline,
             over=lambda: (
@@ -240,10 +313,11 @@ class Procedure(OperationsChecks):
             Kind.TRANSPORT_REMINDER, Audience.EXPORTER, reminder_offset=offset, missing=state.missing()
         )
 
-    async def cancel_for_missed_deadline(self) -> None:
-        """No definitive transport document before customs clearance: every NOPIC of the request cancelled."""
+    async def cancel_for_missed_deadline(self, reason: str | None = None) -> None:
+        """What the customs deadline waits for never came: every NOPIC of the request cancelled. `reason`
+        names what was missing (older runs said the transport document, whatever it was)."""
         state = self._state
-        reason = (
+        reason = reason or (
             "the definitive transport document was not received before the customs-clearance deadline "
             f"({state.customs_deadline.isoformat()})"
         )
@@ -257,7 +331,7 @@ class Procedure(OperationsChecks):
             reason,
             ends_as=Status.CANCELLED,
             tell=Kind.TRANSPORT_DEADLINE_PASSED,
-            record=Change("transport_deadline_passed", detail=reason),
+            record=AuditLine("transport_deadline_passed", detail=reason),
         )
 
     async def _cancel_for_missed_deadline_inline(self, issued: list[Certificate], reason: str) -> None:
@@ -290,6 +364,9 @@ class Procedure(OperationsChecks):
 
     async def keep_active_until_timeframe_ends(self) -> None:
         state = self._state
+        if self._keeps_time():
+            await self.keep_time(lambda: state.status is not Status.ACTIVE)
+            return
         timeframe = MovableDeadline(
             lambda: timeframe_end(state),
             over=lambda: state.status is not Status.ACTIVE or self._continue_as_new_due(),
@@ -320,7 +397,18 @@ class Procedure(OperationsChecks):
         )
         await self._notify(Kind.TIMEFRAME_ENDED, Audience.REVIEW_TEAM, reconciliation=state.reconciliation)
 
-def timeframe_end(state: RequestState) -> datetime:
-    """The NOPICs cover the timeframe's last day to its end, in the certifier's time zone."""
-    last_day = state.form.timeframe.last_day
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=state.policy.zone)
+    # ------------------------------------------------------------ shared by the steps and the actions
+
+    async def ring(self, item: Due) -> None:
+        """Act on what came due: a reminder, the customs deadline (or the end of its grace period), the
+        expiry; the others in `alarms.py`."""
+        match item.kind:
+            case DueKind.TRANSPORT_REMINDER:
+                assert item.offset is not None
+                await self.remind_exporter(item.offset)
+            case DueKind.CUSTOMS_DEADLINE | DueKind.GRACE_END:
+                await self.cancel_for_missed_deadline(missed_deadline_reason(self._state))
+            case DueKind.EXPIRY:
+                await self.expire()
+            case _:
+                raise ValueError(f"nothing rings for {item.kind}")

@@ -1,9 +1,10 @@
 """`NopicRequest`: the Temporal workflow of one NOPIC request, id `nopic-request-<request id>`.
 
-The class only composes: the procedure's steps (`procedure.py`, with the operations check of
-`operations.py` and the cancellations of `cancellations.py`) and the handlers of people's actions
-(`handlers.py`, `oid_actions.py`), over what one run shares (`run.py`). Temporal finds the updates,
-signals and the query on those base classes; `run` must be defined here, on the class `workflow.defn` names.
+The class only composes: the procedure's steps (`procedure.py`, with the operations check, the
+cancellations, the time it keeps and what rings) and the handlers of people's actions (`handlers.py`,
+`oid_actions.py`, `decisions.py`), over what one run shares (`run.py`); the package's docstring maps them.
+Temporal finds the updates, signals and the query on those base classes; `run` must be defined here, on
+the class `workflow.defn` names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 
 from temporalio import workflow
 
+from workflows.nopic_request.decisions import Decisions
 from workflows.nopic_request.oid_actions import OidActions
 
 with workflow.unsafe.imports_passed_through():
@@ -21,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="NopicRequest")
-class NopicRequest(OidActions):
+class NopicRequest(OidActions, Decisions):
     @workflow.init
     def __init__(self, input: NopicRequestInput) -> None:
         super().__init__(input)

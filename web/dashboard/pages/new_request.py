@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from activities.records_pg import RequestFilters, SortKey, list_requests
 from domain.request import AdditionalDocument, DocumentKind, OrganicStandard, TransportMode
 from starter.client import ActionRefused
-from web.auth import Session
+from web.auth import Session, User
 from web.dashboard import forms
 from web.dashboard.render import (
     EXPORTER,
@@ -93,10 +93,11 @@ async def new_request(
     errors: list[str] = []
     data = forms.submission_data(form)
     try:
-        references = await store_slots(store, config.max_upload_bytes, form)
+        operation = data["exporter"].get("operation_id")
+        references = await store_slots(store, config.max_upload_bytes, form, session.user, operation)
         data["documents"] = [r.model_dump(mode="json") for r in references]
         submission = RequestSubmission.model_validate(data)
-        state = await submit(submission, session.user, requests, pool, config, at, key)
+        state = await submit(submission, session.user, requests, pool, config, at, key, store)
     except ValidationError as exc:
         errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
     except ApiError as exc:
@@ -110,12 +111,15 @@ async def new_request(
     return page(request, "new_request.html", context, status_code=422)
 
 
-async def store_slots(store: Documents, limit: int, form: FormData) -> list[Any]:
+async def store_slots(
+    store: Documents, limit: int, form: FormData, user: User, operation_id: str | None
+) -> list[Any]:
+    """The files of the form's upload slots, stored as uploaded by `user` for `operation_id`'s requests."""
     chosen = forms.uploads(form)
     uploads = []
     for file, kind, supplier in chosen:
         uploads.append((file.filename or "upload", await file.read(limit + 1), DocumentKind(kind), supplier))
-    return await store_uploads(store, uploads)
+    return await store_uploads(store, uploads, user, operation_id)
 
 
 @router.get("/requests/{request_id}/correct")
@@ -133,14 +137,15 @@ async def correction_form(
 
 @router.post("/requests/{request_id}/correct")
 async def send_correction(
-    request: Request, request_id: str, session: Viewer, requests: Requests, at: Now
+    request: Request, request_id: str, session: Viewer, requests: Requests, store: Documents, at: Now
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
     form = await checked_form(request, session)
     errors: list[str] = []
     try:
         submission = RequestSubmission.model_validate(forms.submission_data(form))
-        await correct(requests, session.user, request_id, submission, at)
+        action_id = forms.text(form, "action_id")
+        await correct(requests, session.user, request_id, submission, at, store, action_id)
     except ValidationError as exc:
         errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
     except ApiError as exc:

@@ -16,7 +16,8 @@ from domain.actions import ACTIONS, BY_MESSAGE, BY_SLUG
 from domain.cancellation import open_cancellations
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind
-from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, Role
+from domain.schedule import grace_running
+from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, RequestStatus, Role
 from starter.client import ActionRefused
 from web.auth import Session, UserRole
 from web.dashboard import forms
@@ -47,16 +48,19 @@ def available_actions(state: RequestState, role: UserRole) -> list[str]:
     """The actions the list (`domain.actions`) allows this role now, in its order; the workflow still has
     the last word on each. Left out where they could only be refused: numbers typed by hand outside manual
     issuance, a rejection with no transport document to reject, a confirmation of the operations that no
-    check awaits, and a cancellation to confirm or retry where none awaits it."""
+    check awaits, a cancellation to confirm or retry where none awaits it, and a decision on a move of the
+    customs deadline when none waits."""
     manual = state.policy.issuance_mode is IssuanceMode.MANUAL
     check = state.operations_check
     to_cancel = open_cancellations(state)
     possible = {
         messages.RecordCertificateNumber: manual,
-        messages.RejectTransportDocument: state.transport_document is not None,
+        messages.RejectTransportDocument: bool(rejectable(state)),
         messages.ConfirmOperations: check is not None and check.awaits_reviewer,
         messages.RecordCancellation: any(manual or c.oid_failure for c in to_cancel),
         messages.RetryCancellation: not manual and any(c.oid_failure for c in to_cancel),
+        messages.AcceptDeadlineMove: state.pending_deadline_move is not None,
+        messages.DeclineDeadlineMove: state.pending_deadline_move is not None,
     }
     offered = []
     for spec in ACTIONS:
@@ -99,6 +103,15 @@ async def _request_page(
         pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
         recorded=[c for c in state.certificates if c.status is CertificateStatus.ISSUED],
         to_cancel=open_cancellations(state),
+        rejectable=rejectable(state),
+        grace_until=grace_running(state),
+        shipments=[
+            *([("first", state.first_shipment)] if state.first_shipment else []),
+            *((f"further #{i}", s) for i, s in enumerate(state.shipments)),
+        ],
+        rejected_shipments=[
+            (i, s) for i, s in enumerate(state.shipments) if s.rejected is not None and not s.lapsed
+        ],
         correctable=state.status in BY_MESSAGE[messages.CorrectRequestData].statuses
         and forms.form_values(state.form) is not None,
         under_review=state.status in UNDER_REVIEW,
@@ -148,14 +161,21 @@ async def act(
     data = forms.action_body(action, form)
     try:
         file = form.get("document")
+        held = state.held_transport_document
+        if action == "transport-document" and not data.get("shipment") and held is not None:
+            # The document kept since before issue, its day and kg given now, unless another is chosen.
+            data["document"] = held.document.model_dump(mode="json")
         if isinstance(file, UploadFile) and file.filename:
             kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
             content = await file.read(config.max_upload_bytes + 1)
-            [reference] = await store_uploads(store, [(file.filename, content, kind, None)])
+            operation = state.form.exporter.operation_id
+            [reference] = await store_uploads(
+                store, [(file.filename, content, kind, None)], session.user, operation
+            )
             field = "document" if action == "transport-document" else "transport_document"
             data[field] = reference.model_dump(mode="json")
         body = body_model(spec.message).model_validate(data)
-        await take_action(requests, pool, session.user, request_id, spec, body, at)
+        await take_action(requests, pool, session.user, request_id, spec, body, at, store)
     except ValidationError as exc:
         reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
     except ApiError as exc:
@@ -184,7 +204,8 @@ async def upload_documents(
     form = await checked_form(request, session)
     state = await visible_state(requests, session.user, request_id)
     try:
-        references = await store_slots(store, config.max_upload_bytes, form)
+        operation = state.form.exporter.operation_id
+        references = await store_slots(store, config.max_upload_bytes, form, session.user, operation)
         if not references:
             raise ApiError(422, "no_file", "Choose at least one file to upload.")
         await deliver_documents(requests, session.user, request_id, references, at)
@@ -201,19 +222,35 @@ async def upload_documents(
     )
 
 
+def rejectable(state: RequestState) -> list[tuple[str, str]]:
+    """The transport documents a reviewer may reject now: (shipment index or "", what it is)."""
+    documents = []
+    if state.transport_document is not None:
+        documents.append(("", f"the first shipment's, {state.transport_document.file_id[:12]}"))
+    if state.status is RequestStatus.ACTIVE:
+        for index, shipment in enumerate(state.shipments):
+            if shipment.rejected is None and not shipment.lapsed:
+                documents.append((str(index), f"the shipment of {shipment.shipped_on}"))
+    return documents
+
+
 DONE = {
     "submitted": "The request is submitted.",
     "uploaded": "The documents are uploaded.",
     "approve": "Approved: the NOPICs are being issued.",
     "request-corrections": "The exporter has been asked for corrections.",
+    "resolve-corrections": "The corrections are resolved; the request can be approved once complete.",
     "refuse": "The request is refused.",
     "correct-request-data": "The corrected data are sent.",
     "withdraw": "The request is withdrawn.",
     "record-certificate": "The NOPIC number is recorded.",
     "transport-document": "The definitive transport document is delivered.",
     "reject-transport-document": "The transport document is rejected; the exporter has been told.",
-    "update-eta": "The ETA is updated; the customs deadline moved with it.",
+    "update-eta": "The ETA is updated: the customs deadline moved with it, or the move waits for a reviewer.",
+    "accept-eta-move": "The move is accepted: the customs deadline moved; the exporter has been told.",
+    "decline-eta-move": "The move is declined: the customs deadline stays; the exporter has been told.",
     "record-shipment": "The shipment is recorded.",
+    "report-quantities": "The quantities shipped are reported.",
     "cancel-certificates": "The cancellation is requested: each NOPIC stays valid in OID until it is "
     "cancelled there and confirmed.",
     "confirm-operations": "Both operations are confirmed Certified: issuance goes on.",
