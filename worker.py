@@ -53,7 +53,7 @@ def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
     return Adapters(
         oid=HttpOidGateway.from_settings(settings),
         mailer=SmtpMailer(settings),
-        records=PgRecordsStore(db),
+        records=PgRecordsStore(db, settings.records_retention_years),
         db=db,
     )
 

@@ -2,7 +2,8 @@
 
 The port `RecordsStore` is implemented by the PostgreSQL adapter: in one transaction it inserts the audit
 event (ON CONFLICT (event_id) DO NOTHING, so a retried activity never writes it twice), upserts the
-request's read-model row and its certificates.
+request's read-model row and its certificates, and, once the request has closed, its whole state: the
+record the API and dashboard serve after Temporal's retention has deleted the workflow.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class RecordChangeInput(BaseModel):
     event: AuditEvent
     summary: RequestSummary
     certificates: list[Certificate]
+    closed_state: RequestState | None = Field(
+        default=None,
+        description="The whole state, once the request has closed: kept as its record, whatever Temporal "
+        "still holds.",
+    )
 
 
 class RecordedChange(BaseModel):

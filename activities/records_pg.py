@@ -1,12 +1,13 @@
 """The records in PostgreSQL (asyncpg): the audit trail and the `requests` read model, in one place.
 
-This module owns the tables `requests`, `certificates` and `audit_events`: their columns, their writer
-(`PgRecordsStore`, the records activity's store) and every query that reads them (the HTTP service's lists
-and audit trail, the daily digest's lists). Lists come from here, not from the workflows, so a dashboard of
-hundreds of requests is one indexed query.
+This module owns the tables `requests`, `certificates`, `audit_events` and `request_records`: their
+columns, their writer (`PgRecordsStore`, the records activity's store) and every query that reads them (the
+HTTP service's lists, audit trail and closed requests, the daily digest's lists). Lists come from here, not
+from the workflows, so a dashboard of hundreds of requests is one indexed query.
 
 One transaction per state change: the audit event first (its deterministic id makes a retry a no-op),
-then the request's read-model row and its certificates. A retry whose event is already there changes
+then the request's read-model row and its certificates, and once it has closed its whole state (table
+`request_records`, kept for the retention period). A retry whose event is already there changes
 nothing; a row is only overwritten by a change with a higher sequence, so nothing older wins.
 """
 
@@ -22,7 +23,7 @@ from pydantic_core import to_jsonable_python
 
 from activities.records import RecordChangeInput, RecordedChange, RequestSummary
 from core.logging import get_logger
-from domain.state import RequestStatus
+from domain.state import RequestState, RequestStatus
 
 log = get_logger(__name__)
 
@@ -78,11 +79,28 @@ WHERE c.last_sequence < EXCLUDED.last_sequence
 """
 
 
-class PgRecordsStore:
-    """The records port (`activities.records.RecordsStore`) on PostgreSQL: this module's one writer."""
+# $1 request id, $2 state, $3 sequence, $4 status, $5 time of the change, $6 retention in years.
+_UPSERT_RECORD = """
+INSERT INTO request_records AS k (request_id, state, sequence, status, closed_at, keep_until)
+VALUES ($1, $2::jsonb, $3, $4, $5::timestamptz, $5::timestamptz + make_interval(years => $6))
+ON CONFLICT (request_id) DO UPDATE SET state = EXCLUDED.state, sequence = EXCLUDED.sequence,
+    status = EXCLUDED.status
+WHERE k.sequence < EXCLUDED.sequence
+"""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+DEFAULT_RETENTION_YEARS = 10
+"""7 CFR 205.510(b): a certifier keeps the records it creates for not less than 10 years."""
+
+
+class PgRecordsStore:
+    """The records port (`activities.records.RecordsStore`) on PostgreSQL: this module's one writer.
+
+    A closed request's record is kept `retention_years` after it closed (its first closing change).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, retention_years: int = DEFAULT_RETENTION_YEARS) -> None:
         self._pool = pool
+        self._retention_years = retention_years
 
     async def record_change(self, change: RecordChangeInput) -> RecordedChange:
         event, summary = change.event, change.summary
@@ -131,6 +149,16 @@ class PgRecordsStore:
                     for c in change.certificates
                 ],
             )
+            if change.closed_state is not None:
+                await conn.execute(
+                    _UPSERT_RECORD,
+                    summary.request_id,
+                    change.closed_state.model_dump(mode="json"),
+                    event.sequence,
+                    str(change.closed_state.status),
+                    event.at,
+                    self._retention_years,
+                )
         return RecordedChange(event_id=event.event_id, inserted=True)
 
 
@@ -320,3 +348,23 @@ async def audit_trail(pool: asyncpg.Pool, request_id: str) -> list[AuditEntry]:
             request_id,
         )
     return [AuditEntry.model_validate(dict(row)) for row in rows]
+
+
+# --- closed requests, kept whole ------------------------------------------------------------------------
+
+
+class KeptRequest(BaseModel):
+    """A closed request's record: its state when it closed, and how long it is kept."""
+
+    state: RequestState
+    closed_at: AwareDatetime
+    keep_until: AwareDatetime
+
+
+async def kept_request(pool: asyncpg.Pool, request_id: str) -> KeptRequest | None:
+    """The record of a closed request; None while the request is open (or unknown)."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT state, closed_at, keep_until FROM request_records WHERE request_id = $1", request_id
+        )
+    return KeptRequest.model_validate(dict(row)) if row else None

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Documents.
     max_upload_bytes: int = 20 * 1024 * 1024
 
+    # Records: how long a closed request (its state, audit trail, documents and sealed PDFs) is kept after
+    # it closed. 7 CFR 205.510(b) asks a certifier to keep the records it creates for at least 10 years.
+    records_retention_years: int = Field(default=10, ge=10)
+
     # Logs.
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

@@ -30,7 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
         url, embedded = await resolve_database_url(settings)
         app.state.db = await create_pool(url, min_size=0)
         app.state.temporal = await connect(settings, lazy=True)
-        app.state.requests = RequestClient(app.state.temporal, settings.temporal_task_queue)
+        app.state.requests = RequestClient(app.state.temporal, settings.temporal_task_queue, app.state.db)
         app.state.documents = DocumentStore.from_settings(settings, app.state.db)
         try:
             yield

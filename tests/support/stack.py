@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -77,9 +78,22 @@ class ApiStack:
     reviewer: Person
     exporter: Person
     other_exporter: Person
+    temporal: Client
 
     def client(self, person: Person | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers=person.headers if person else {}, timeout=30)
+
+    async def dashboard(self, person: Person) -> httpx.AsyncClient:
+        """A client signed in to the dashboard as `person`, as a browser is: the session cookie only."""
+        http = httpx.AsyncClient(base_url=self.url, timeout=30)
+        form = await http.get("/ui/login")
+        csrf = form.cookies["nopic_login_csrf"]
+        answer = await http.post(
+            "/ui/login",
+            data={"csrf_token": csrf, "username": person.username, "password": person.password},
+        )
+        assert answer.status_code == 303, answer.text
+        return http
 
 
 async def person(
@@ -137,6 +151,7 @@ async def running_stack(
                     reviewer=await person(pool, "rita", UserRole.REVIEWER),
                     exporter=await person(pool, "eddy", UserRole.EXPORTER, EXPORTER_OPERATION),
                     other_exporter=await person(pool, "olga", UserRole.EXPORTER, OTHER_EXPORTER_OPERATION),
+                    temporal=env.client,
                 )
             await gateway.aclose()
     finally:

@@ -95,9 +95,19 @@ class Submitted(BaseModel):
         )
 
 
+class RecordKept(BaseModel):
+    """A closed request's record: kept whole in PostgreSQL, whatever Temporal still holds."""
+
+    closed_at: AwareDatetime
+    keep_until: AwareDatetime = Field(description="Kept at least until then (7 CFR 205.510(b)).")
+
+
 class RequestDetail(BaseModel):
-    state: RequestState = Field(description="The live state, from the workflow itself.")
+    state: RequestState = Field(
+        description="The live state from the workflow while the request is open; once closed, its record."
+    )
     audit: list[AuditEntry] = Field(description="Every recorded change, oldest first, each naming its user.")
+    record: RecordKept | None = Field(default=None, description="Once the request has closed: its record.")
 
 
 def invalid(exc: ValidationError, prefix: str = "body") -> ApiError:
@@ -236,14 +246,19 @@ async def list_all(
 @router.get(
     "/requests/{request_id}",
     response_model=RequestDetail,
-    summary="A request's live state and audit trail",
+    summary="A request's state (live, or its record once closed) and audit trail",
     responses=_ERRORS,
 )
 async def show(
     request_id: RequestIdPath, user: ExporterOrReviewer, requests: Requests, pool: Db
 ) -> RequestDetail:
     state = await visible_state(requests, user, request_id)
-    return RequestDetail(state=state, audit=await audit_trail(pool, request_id))
+    kept = await requests.kept(request_id)
+    return RequestDetail(
+        state=state,
+        audit=await audit_trail(pool, request_id),
+        record=RecordKept(closed_at=kept.closed_at, keep_until=kept.keep_until) if kept else None,
+    )
 
 
 @router.get(

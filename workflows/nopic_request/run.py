@@ -106,7 +106,14 @@ class RequestRun:
             at=state.updated_at,
         )
         await calls.record(
-            RecordChangeInput(event=event, summary=RequestSummary.of(state), certificates=state.certificates)
+            RecordChangeInput(
+                event=event,
+                summary=RequestSummary.of(state),
+                certificates=state.certificates,
+                # A closed request is kept whole in PostgreSQL; Temporal's retention deletes its history.
+                # Only the activity's input changes: the commands, and so every replay, stay the same.
+                closed_state=state if state.status.is_final else None,
+            )
         )
 
     async def _notify(self, kind: NotificationKind, audience: Audience, **details: Any) -> None:

@@ -64,6 +64,7 @@ async def _request_page(
     session: Session,
     state: RequestState,
     pool: Db,
+    requests: Requests,
     store: Documents,
     at: datetime,
     *,
@@ -72,6 +73,7 @@ async def _request_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     documents = request_documents(state)
+    kept = await requests.kept(state.request_id)
     stored = await asyncio.gather(*(store.get(d.sha256) for d in documents))
     names = {
         d.sha256: (s.original_name if s else d.sha256[:12]) for d, s in zip(documents, stored, strict=True)
@@ -95,6 +97,7 @@ async def _request_page(
         kinds=list(DocumentKind),
         slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,
+        kept=kept,
     )
     return page(request, "request.html", context, status_code=status_code)
 
@@ -112,7 +115,7 @@ async def request_page(
 ) -> HTMLResponse:
     require_role(session, REVIEWER, EXPORTER)
     state = await visible_state(requests, session.user, request_id)
-    return await _request_page(request, session, state, pool, store, at, done=done)
+    return await _request_page(request, session, state, pool, requests, store, at, done=done)
 
 
 @router.post("/requests/{request_id}/actions/{action}")
@@ -155,7 +158,7 @@ async def act(
     else:
         return see_other(f"/ui/requests/{request_id}?done={action}")
     return await _request_page(
-        request, session, state, pool, store, at, refused={action: reason}, status_code=409
+        request, session, state, pool, requests, store, at, refused={action: reason}, status_code=409
     )
 
 
@@ -187,7 +190,7 @@ async def upload_documents(
     else:
         return see_other(f"/ui/requests/{request_id}?done=uploaded")
     return await _request_page(
-        request, session, state, pool, store, at, refused={"upload": reason}, status_code=409
+        request, session, state, pool, requests, store, at, refused={"upload": reason}, status_code=409
     )
 
 
