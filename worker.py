@@ -18,8 +18,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import Adapters, build_activities
+from activities.certificate_pdfs import CertificatePdfs
+from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
 from activities.oid_http import HttpOidGateway
+from activities.pdf import NopicPdfs
 from activities.records_pg import PgRecordsStore
 from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
@@ -49,12 +52,15 @@ def workflows() -> Sequence[type]:
 
 
 def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
-    """The real outside systems: OID over HTTP, SMTP, PostgreSQL."""
+    """The real outside systems: OID over HTTP, SMTP, PostgreSQL, the document store."""
     return Adapters(
         oid=HttpOidGateway.from_settings(settings),
         mailer=SmtpMailer(settings),
         records=PgRecordsStore(db, settings.records_retention_years),
         db=db,
+        closed_request_pdfs=CertificatePdfs(
+            db, DocumentStore.from_settings(settings, db), NopicPdfs.from_settings(settings)
+        ),
     )
 
 

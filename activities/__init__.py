@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from activities.digest import DigestActivities
 from activities.notifications import Mailer, NotificationActivities
 from activities.oid import OidActivities, OidGateway
-from activities.records import RecordsActivities, RecordsStore
+from activities.records import ClosedRequestPdfs, RecordsActivities, RecordsStore
 
 if TYPE_CHECKING:
     import asyncpg
@@ -29,17 +29,19 @@ class Adapters:
 
     `db` is the service's PostgreSQL: the sent-message ledger and the digest's lists read it. Without one
     (workflow tests), notifications keep no ledger and the digest's activities are not registered.
+    `closed_request_pdfs` seals and keeps a closing request's NOPIC PDFs; without it none are kept.
     """
 
     oid: OidGateway
     mailer: Mailer
     records: RecordsStore
     db: asyncpg.Pool | None = None
+    closed_request_pdfs: ClosedRequestPdfs | None = None
 
 
 def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     oid = OidActivities(adapters.oid)
-    records = RecordsActivities(adapters.records)
+    records = RecordsActivities(adapters.records, adapters.closed_request_pdfs)
     notifications = NotificationActivities(adapters.mailer, adapters.db)
     registered: list[Callable[..., Any]] = [
         oid.lookup_operation,

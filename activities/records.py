@@ -14,7 +14,10 @@ from typing import Any, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from core.logging import get_logger
 from domain.state import Actor, Certificate, RequestState, RequestStatus
+
+log = get_logger(__name__)
 
 
 class AuditEvent(BaseModel):
@@ -92,10 +95,23 @@ class RecordsStore(Protocol):
         ...
 
 
+class ClosedRequestPdfs(Protocol):
+    async def keep_all(self, state: RequestState) -> None:
+        """Seal and keep the PDF of each NOPIC of a closed request (`activities.certificate_pdfs`)."""
+        ...
+
+
 class RecordsActivities:
-    def __init__(self, store: RecordsStore) -> None:
+    def __init__(self, store: RecordsStore, pdfs: ClosedRequestPdfs | None = None) -> None:
         self._store = store
+        self._pdfs = pdfs
 
     @activity.defn
     async def record_change(self, input: RecordChangeInput) -> RecordedChange:
-        return await self._store.record_change(input)
+        recorded = await self._store.record_change(input)
+        if input.closed_state is not None and self._pdfs is not None:
+            try:
+                await self._pdfs.keep_all(input.closed_state)
+            except Exception as error:  # the record is written; a PDF not kept now is kept when first asked
+                log.exception("records.pdfs_not_kept", request_id=input.summary.request_id, error=str(error))
+        return recorded

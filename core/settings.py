@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # Documents.
     max_upload_bytes: int = 20 * 1024 * 1024
 
+    # The certifier's seal on NOPIC PDFs (PEM key and certificate); none: `<home>/seal/`, a key and a
+    # self-signed certificate made by `nopic up` / `nopic migrate` on first start.
+    seal_key_file: Path | None = None
+    seal_certificate_file: Path | None = None
+
     # Records: how long a closed request (its state, audit trail, documents and sealed PDFs) is kept after
     # it closed. 7 CFR 205.510(b) asks a certifier to keep the records it creates for at least 10 years.
     records_retention_years: int = Field(default=10, ge=10)
@@ -118,6 +123,14 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.home / "documents"
+
+    @property
+    def seal_key_path(self) -> Path:
+        return self.seal_key_file or self.home / "seal" / "seal-key.pem"
+
+    @property
+    def seal_certificate_path(self) -> Path:
+        return self.seal_certificate_file or self.home / "seal" / "seal-certificate.pem"
 
     @property
     def outbox_dir(self) -> Path:

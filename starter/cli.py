@@ -50,8 +50,10 @@ def migrate() -> None:
     """Apply the database's pending schema migrations, then exit (the API and worker need them applied).
 
     On a service with no user yet it also creates the first admin and shows its credentials once, as the
-    first `nopic up` does: with compose, in `docker compose logs migrate`.
+    first `nopic up` does: with compose, in `docker compose logs migrate`. Without a seal of the operator's
+    own (NOPIC_SEAL_KEY_FILE), it makes a self-signed one under <home>/seal/ the first time.
     """
+    from activities.seal import ensure_seal
     from core.db import migrate_url, resolve_database_url
     from core.logging import get_logger
     from web.bootstrap import ensure_first_admin
@@ -65,6 +67,7 @@ def migrate() -> None:
             applied = await migrate_url(url)
             get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
             await ensure_first_admin(url)
+            ensure_seal(settings)
         finally:
             if embedded is not None:
                 embedded.cleanup()

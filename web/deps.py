@@ -16,6 +16,7 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from core.settings import Settings
 from domain.state import RequestState
@@ -64,11 +65,17 @@ def document_store(request: Request) -> DocumentStore:
     return store
 
 
+def certificate_pdfs(request: Request) -> CertificatePdfs:
+    pdfs: CertificatePdfs = request.app.state.certificate_pdfs
+    return pdfs
+
+
 Now = Annotated[datetime, Depends(now)]
 Db = Annotated[asyncpg.Pool, Depends(db)]
 AppSettings = Annotated[Settings, Depends(settings)]
 Requests = Annotated[RequestClient, Depends(request_client)]
 Documents = Annotated[DocumentStore, Depends(document_store)]
+Pdfs = Annotated[CertificatePdfs, Depends(certificate_pdfs)]
 
 
 def unauthenticated(message: str) -> HTTPException:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from activities.seal import SealUnavailable
 from core.logging import get_logger
 from starter.client import ActionRefused, EngineUnavailable, RequestNotFound
 
@@ -130,6 +131,11 @@ async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "engine_unavailable", str(exc))
 
 
+async def _seal_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("seal unavailable", error=str(exc))
+    return error_response(503, "seal_unavailable", f"The NOPIC PDF cannot be sealed now: {exc}")
+
+
 # What asyncpg raises while PostgreSQL is away: no server to connect to, or it went away mid-call.
 DATABASE_DOWN: tuple[type[Exception], ...] = (
     ConnectionError,
@@ -153,6 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ActionRefused, _action_refused)
     app.add_exception_handler(RequestNotFound, _request_not_found)
     app.add_exception_handler(EngineUnavailable, _engine_unavailable)
+    app.add_exception_handler(SealUnavailable, _seal_unavailable)
     for error in DATABASE_DOWN:
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)

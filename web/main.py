@@ -1,8 +1,9 @@
 """The app factory of the HTTP service: `create_app(settings)` builds the FastAPI app.
 
 Its lifespan opens the process's PostgreSQL pool (`app.state.db`) and Temporal client (`app.state.temporal`),
-and builds from them the request client (`app.state.requests`) and the document store (`app.state.documents`).
-Both are lazy, so the service starts, and `/health` reports what is down, even while a dependency is away.
+and builds from them the request client (`app.state.requests`), the document store (`app.state.documents`)
+and the sealed NOPIC PDFs (`app.state.certificate_pdfs`). The pool and the client are lazy, so the service
+starts, and `/health` reports what is down, even while a dependency is away.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
+from activities.pdf import NopicPdfs
 from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect
@@ -32,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.temporal = await connect(settings, lazy=True)
         app.state.requests = RequestClient(app.state.temporal, settings.temporal_task_queue, app.state.db)
         app.state.documents = DocumentStore.from_settings(settings, app.state.db)
+        pdfs = NopicPdfs.from_settings(settings)
+        app.state.certificate_pdfs = CertificatePdfs(app.state.db, app.state.documents, pdfs)
         try:
             yield
         finally:

@@ -4,9 +4,12 @@ read back whole through the API and the dashboard from its record in PostgreSQL 
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pypdf import PdfReader
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
@@ -107,6 +110,10 @@ async def test_a_closed_request_deleted_from_temporal_is_read_back_whole(stack: 
         again = await exporter.get(f"/requests/{request_id}/certificates/{certificate.number}.pdf")
         assert again.status_code == 200
         assert again.content == pdf_before.content, "the record's PDF, as sealed when the request closed"
+        [seal] = PdfFileReader(io.BytesIO(again.content)).embedded_signatures
+        assert seal.field_name == "CertifierSeal"
+        page = PdfReader(io.BytesIO(again.content)).pages[0].extract_text()
+        assert "CANCELLED" in page and "lot failed analysis" in page
         query = {"status": "cancelled", "product": "kept mango"}
         listed = (await reviewer.get("/requests", params=query)).json()
         assert [r["request_id"] for r in listed["items"]] == [request_id]

@@ -24,10 +24,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import Adapters, build_activities
+from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
 from activities.oid_http import HttpOidGateway
+from activities.pdf import NopicPdfs
 from activities.records_pg import PgRecordsStore
+from activities.seal import ensure_seal
 from core.db import create_pool
 from core.settings import Settings
 from devstack.oid_sandbox.app import SandboxConfig
@@ -130,9 +133,16 @@ async def running_stack(
                 oid_api_key=SANDBOX_KEY,
                 smtp_port=smtp_port,
             )
+            ensure_seal(settings)
             gateway = HttpOidGateway.from_settings(settings)
+            store = DocumentStore.from_settings(settings, pool)
+            pdfs = CertificatePdfs(pool, store, NopicPdfs.from_settings(settings))
             adapters = Adapters(
-                oid=gateway, mailer=SmtpMailer(settings), records=PgRecordsStore(pool), db=pool
+                oid=gateway,
+                mailer=SmtpMailer(settings),
+                records=PgRecordsStore(pool),
+                db=pool,
+                closed_request_pdfs=pdfs,
             )
             worker = Worker(
                 env.client,

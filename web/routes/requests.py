@@ -12,7 +12,6 @@ import asyncpg
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from activities.pdf import render_nopic_pdf
 from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
 from core.settings import Settings, policy_from_settings
 from domain.request import (
@@ -29,7 +28,7 @@ from domain.request import (
 from domain.state import CertificateStatus, ChecklistItem, RequestState, RequestStatus
 from starter.client import RequestClient
 from web.auth import User, UserRole
-from web.deps import AppSettings, Db, ExporterOrReviewer, Now, Requests
+from web.deps import AppSettings, Db, ExporterOrReviewer, Now, Pdfs, Requests
 from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
 from web.text import refuse_control_characters
 from web.visibility import visible_state
@@ -263,7 +262,7 @@ async def show(
 
 @router.get(
     "/requests/{request_id}/certificates/{nopic}.pdf",
-    summary="A NOPIC's PDF",
+    summary="A NOPIC's PDF, sealed by the certifier",
     response_class=Response,
     responses={**_ERRORS, 200: {"content": {"application/pdf": {}}, "description": "The NOPIC as PDF."}},
 )
@@ -272,7 +271,7 @@ async def certificate_pdf(
     nopic: Annotated[str, Path(pattern=r"^\d{3}-\d{10}-\d{6}$", description="The NOPIC number.")],
     user: ExporterOrReviewer,
     requests: Requests,
-    config: AppSettings,
+    pdfs: Pdfs,
 ) -> Response:
     state = await visible_state(requests, user, request_id)
     certificate = next(
@@ -281,14 +280,10 @@ async def certificate_pdf(
     )
     if certificate is None:
         raise ApiError(404, "certificate_not_found", f"Request {request_id} has no NOPIC {nopic}.")
-    pdf = render_nopic_pdf(
-        nopic_number=nopic,
-        certifier_name=config.certifier_name,
-        request_id=request_id,
-        certificate=certificate,
-        request=state.form,
-        timezone=config.timezone,
-    )
+    if await requests.kept(request_id) is not None:
+        pdf = await pdfs.kept(state, certificate)  # the record's PDF, as sealed when the request closed
+    else:
+        pdf = await pdfs.live(state, certificate)
     return Response(
         pdf,
         media_type="application/pdf",
