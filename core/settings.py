@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     # Dashboard sessions: how long a login lasts; Secure cookies when the service is reached over HTTPS.
     session_hours: int = Field(default=12, ge=1)
     cookie_secure: bool = False
+    # Sign-in: failures in a row per username before its sign-ins wait (an address gets 4 times as many),
+    # and the first wait, doubling with each further failure (up to an hour).
+    login_attempts: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    # API tokens stop working this many days after they are issued (an admin issues a new one).
+    token_days: int = Field(default=90, ge=1)
+    # The first admin's password, from a file the operator provides (a Docker secret); none: drawn at random.
+    first_admin_password_file: Path | None = None
 
     # The `nopic` CLI: where the HTTP API is (default: http_host:http_port) and the API token it sends.
     # Without NOPIC_TOKEN, the CLI reads `url` and `token` from the TOML file at NOPIC_CLI_CONFIG.
@@ -123,6 +131,11 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.home / "documents"
+
+    @property
+    def first_admin_file(self) -> Path:
+        """Where the first start leaves the first admin's credentials, readable by the service only."""
+        return self.home / "first-admin.txt"
 
     @property
     def seal_key_path(self) -> Path:

@@ -211,7 +211,7 @@ class Stack:
         log.info("postgres answering", embedded=self._postgres is not None, database=_without_password(url))
         applied = await migrate_url(url)
         log.info("schema up to date", applied=[m.path.name for m in applied])
-        await ensure_first_admin(url)
+        await ensure_first_admin(url, self.settings)
         ensure_seal(self.settings)
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}

@@ -49,9 +49,10 @@ def worker() -> None:
 def migrate() -> None:
     """Apply the database's pending schema migrations, then exit (the API and worker need them applied).
 
-    On a service with no user yet it also creates the first admin and shows its credentials once, as the
-    first `nopic up` does: with compose, in `docker compose logs migrate`. Without a seal of the operator's
-    own (NOPIC_SEAL_KEY_FILE), it makes a self-signed one under <home>/seal/ the first time.
+    On a service with no user yet it also creates the first admin and leaves its credentials in
+    <home>/first-admin.txt, readable by the service only (never in a log), as the first `nopic up` does.
+    Without a seal of the operator's own (NOPIC_SEAL_KEY_FILE), it makes a self-signed one under
+    <home>/seal/ the first time.
     """
     from activities.seal import ensure_seal
     from core.db import migrate_url, resolve_database_url
@@ -66,7 +67,7 @@ def migrate() -> None:
         try:
             applied = await migrate_url(url)
             get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
-            await ensure_first_admin(url)
+            await ensure_first_admin(url, settings)
             ensure_seal(settings)
         finally:
             if embedded is not None:

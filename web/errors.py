@@ -45,12 +45,20 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raise from a route to answer with the error shape: `ApiError(409, "already_issued", "...")`."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[FieldError] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields or []
+        self.headers = dict(headers or {})
 
 
 def error_response(
@@ -73,7 +81,7 @@ def _code_for(status: int) -> str:
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.fields)
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,7 @@ from web.errors import install_error_handlers
 from web.limits import JsonBodyLimit
 from web.metrics import install_metrics
 from web.routes import actions, documents, health, requests, users
+from web.throttle import SignInThrottle
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="nopic", summary="NOP Import Certificate requests", lifespan=lifespan)
     app.state.settings = settings
+    app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     install_error_handlers(app)
     app.add_middleware(JsonBodyLimit)
     install_metrics(app)
