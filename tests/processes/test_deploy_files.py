@@ -319,12 +319,49 @@ def test_dockerfile_installs_every_package_of_the_project() -> None:
     copied = " ".join(instructions("COPY"))
     for needed in [*packages, *modules, "pyproject.toml", "README.md"]:
         assert re.search(rf"(^|\s){re.escape(needed)}(\s|$)", copied), f"the image lacks {needed}"
-    assert any("pip install ." in run for run in instructions("RUN"))
+
+
+def test_dockerfile_installs_the_service_lock_with_hashes_and_no_dev_package() -> None:
+    """requirements.txt's versions, hashes required, nothing else, with uv at the Makefile's version; then the
+    project alone, built by the dev lock's setuptools (the build constraint, never installed from)."""
+    uv_version = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert uv_version
+    runs = instructions("RUN")
+    assert any(re.search(rf"(^|&& )pip install uv=={re.escape(uv_version[1])}($| &&)", run) for run in runs)
+    assert not any(re.search(r"(?<!uv )pip install (?!uv==)", run) for run in runs), "an install beside uv's"
+    build_stage = (ROOT / "Dockerfile").read_text().split("\nFROM ")[1]
+    assert re.search(r"^\s*(ENV )?VIRTUAL_ENV=/opt/nopic\b", build_stage, re.MULTILINE), "no venv for uv"
+    # `uv pip sync` leaves a venv's pip and setuptools in place: none there to begin with.
+    assert any(re.match(r"python -m venv --without-pip /opt/nopic($| &&)", run) for run in runs)
+    # Every uv install in the image: one exact sync of the service lock, one of the project without deps.
+    installs = [
+        (i, command.strip())
+        for i, line in enumerate(DOCKERFILE)
+        if line.upper().startswith("RUN ")
+        for command in line.split(None, 1)[1].split("&&")
+        if re.match(r"uv pip (sync|install)\b", command.strip())
+    ]
+    assert [command for _, command in installs] == [
+        "uv pip sync --require-hashes requirements.txt",
+        "uv pip install --no-deps --build-constraints requirements-dev.txt .",
+    ]
+    (sync, _), (project, _) = installs
+    assert any("uv pip check" in run for run in runs)
+    # The lock comes in before the sync, alone (its layer rebuilds only when it changes); the project's own
+    # files and the build constraint before the project's install.
+    final_stage = max(i for i, line in enumerate(DOCKERFILE) if line.upper().startswith("FROM "))
+    copies = [i for i, line in enumerate(DOCKERFILE[:final_stage]) if line.upper().startswith("COPY ")]
+    before_sync = [DOCKERFILE[i].split()[1:-1] for i in copies if i < sync]
+    assert before_sync == [["requirements.txt"]]
+    assert max(copies) < project < final_stage
+    assert any("requirements-dev.txt" in DOCKERFILE[i].split() for i in copies if sync < i < project)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "requirements.txt" not in ignored and "requirements-dev.txt" not in ignored
 
 
 def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", ".nopic", ".env"} <= ignored
+    assert {".git", ".venv", ".uv", ".nopic", ".env"} <= ignored
 
 
 def test_env_example_sets_every_required_compose_variable() -> None:
@@ -360,9 +397,10 @@ def test_readme_production_section_covers_running_scaling_backups_upgrades_and_c
 
 
 async def test_the_installed_project_has_every_data_file_of_its_packages(tmp_path: Path) -> None:
-    """`pip install .` in the Dockerfile copies only what the packaging rules name: the image would lack a
-    template, migration or data file those rules forget, although every test here (on an editable install)
-    passes. setuptools' build_py, on a copy of the project, shows exactly what an install gets."""
+    """The Dockerfile's install of the project (a wheel, `--no-editable`) copies only what the packaging rules
+    name: the image would lack a template, migration or data file those rules forget, although every test here
+    (on an editable install) passes. setuptools' build_py (the lock's setuptools, the one the image builds
+    with), on a copy of the project, shows exactly what an install gets."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
     source = tmp_path / "project"
