@@ -30,7 +30,8 @@ from core.logging import configure_logging, get_logger
 from core.probes import Probes
 from core.settings import Settings, get_settings
 from core.temporal import connect, metrics_runtime
-from starter.schedules import ensure_digest_schedule
+from starter.schedules import ensure_collection_schedule, ensure_digest_schedule
+from workflows.collect_documents import CollectUnreferencedDocuments
 from workflows.digest import DailyDigest
 from workflows.nopic_request import NopicRequest
 
@@ -48,19 +49,19 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def workflows() -> Sequence[type]:
-    return [NopicRequest, DailyDigest]
+    return [NopicRequest, DailyDigest, CollectUnreferencedDocuments]
 
 
 def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
     """The real outside systems: OID over HTTP, SMTP, PostgreSQL, the document store."""
+    documents = DocumentStore.from_settings(settings, db)
     return Adapters(
         oid=HttpOidGateway.from_settings(settings),
         mailer=SmtpMailer(settings),
         records=PgRecordsStore(db, settings.records_retention_years),
         db=db,
-        closed_request_pdfs=CertificatePdfs(
-            db, DocumentStore.from_settings(settings, db), NopicPdfs.from_settings(settings)
-        ),
+        closed_request_pdfs=CertificatePdfs(db, documents, NopicPdfs.from_settings(settings)),
+        documents=documents,
     )
 
 
@@ -124,8 +125,9 @@ async def main() -> None:
     )
 
     state.client = client = await connect(settings, runtime=runtime)
-    # The digest's schedule follows the settings of the worker that starts last.
+    # The schedules follow the settings of the worker that starts last.
     await ensure_digest_schedule(client, settings)
+    await ensure_collection_schedule(client, settings)
     url, embedded = await resolve_database_url(settings)
     db = await create_pool(url)
     try:

@@ -2,7 +2,8 @@
 
 `oid` (USDA OID, through `oid_http` speaking `oid_contract`), `notifications` and `mail` (SMTP), `records`
 and `records_pg` (the audit trail and read model in PostgreSQL), `documents` (the document store), `pdf`
-(the NOPIC certificate), `digest` (the review team's morning mail).
+(the NOPIC certificate), `seal` (its signature), `certificate_pdfs` (those kept with a closed request),
+`collector` (stored files no request refers to), `digest` (the review team's morning mail).
 
 `build_activities` is the one list of what a worker registers: the service's worker, the workflow tests'
 and the whole-service test stack's all call it, each with adapters of their own.
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from activities.collector import DocumentCollector
 from activities.digest import DigestActivities
 from activities.notifications import Mailer, NotificationActivities
 from activities.oid import OidActivities, OidGateway
@@ -21,6 +23,8 @@ from activities.records import ClosedRequestPdfs, RecordsActivities, RecordsStor
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from activities.documents import DocumentStore
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Adapters:
     `db` is the service's PostgreSQL: the sent-message ledger and the digest's lists read it. Without one
     (workflow tests), notifications keep no ledger and the digest's activities are not registered.
     `closed_request_pdfs` seals and keeps a closing request's NOPIC PDFs; without it none are kept.
+    `documents` is the document store, whose unreferenced files the collector removes (with `db`).
     """
 
     oid: OidGateway
@@ -37,6 +42,7 @@ class Adapters:
     records: RecordsStore
     db: asyncpg.Pool | None = None
     closed_request_pdfs: ClosedRequestPdfs | None = None
+    documents: DocumentStore | None = None
 
 
 def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
@@ -54,4 +60,7 @@ def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     if adapters.db is not None:
         digest = DigestActivities(adapters.db, adapters.mailer)
         registered += [digest.collect_digest, digest.send_digest]
+        if adapters.documents is not None:
+            collector = DocumentCollector(adapters.db, adapters.documents)
+            registered.append(collector.collect_unreferenced_documents)
     return registered

@@ -1,6 +1,7 @@
 """The records in PostgreSQL (asyncpg): the audit trail and the `requests` read model, in one place.
 
-This module owns the tables `requests`, `certificates`, `audit_events` and `request_records`: their
+This module owns the tables `requests`, `certificates`, `audit_events`, `request_records` and
+`document_references` (which stored files each request refers to, from its changes): their
 columns, their writer (`PgRecordsStore`, the records activity's store) and every query that reads them (the
 HTTP service's lists, audit trail and closed requests, the daily digest's lists). Lists come from here, not
 from the workflows, so a dashboard of hundreds of requests is one indexed query.
@@ -13,6 +14,7 @@ nothing; a row is only overwritten by a change with a higher sequence, so nothin
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -121,6 +123,12 @@ class PgRecordsStore:
                 # An earlier attempt committed this very change: nothing more to write.
                 log.info("records.already_recorded", event_id=event.event_id)
                 return RecordedChange(event_id=event.event_id, inserted=False)
+            payload = to_jsonable_python(event.payload)
+            # What the change refers to in the document store: kept as long as the request's record.
+            await conn.executemany(
+                "INSERT INTO document_references (sha256, request_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [(sha256, event.request_id) for sha256 in sorted(referenced_documents(payload))],
+            )
             row = summary.model_dump()
             await conn.execute(
                 _UPSERT_REQUEST,
@@ -160,6 +168,24 @@ class PgRecordsStore:
                     self._retention_years,
                 )
         return RecordedChange(event_id=event.event_id, inserted=True)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def referenced_documents(payload: Any) -> set[str]:
+    """Every stored file a change's data names: each `sha256` anywhere in it (as migration 0042 finds)."""
+    found: set[str] = set()
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "sha256" and isinstance(value, str) and _SHA256.match(value):
+                found.add(value)
+            else:
+                found |= referenced_documents(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            found |= referenced_documents(item)
+    return found
 
 
 # --- the request lists --------------------------------------------------------------------------------

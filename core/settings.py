@@ -108,8 +108,12 @@ class Settings(BaseSettings):
     activity_timeout_cap_seconds: float | None = Field(default=None, gt=0)
     activity_retry_cap_seconds: float | None = Field(default=None, gt=0)
 
-    # Documents.
+    # Documents: each file's limit, the files of one upload, one upload's whole body (refused before it is
+    # read when it announces more), and how long a stored file no request refers to is kept.
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_files: int = Field(default=10, ge=1)
+    max_upload_request_bytes: int = 64 * 1024 * 1024
+    unreferenced_document_days: int = Field(default=7, ge=1)
 
     # The certifier's seal on NOPIC PDFs (PEM key and certificate); none: `<home>/seal/`, a key and a
     # self-signed certificate made by `nopic up` / `nopic migrate` on first start.

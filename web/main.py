@@ -22,7 +22,7 @@ from core.temporal import connect
 from starter.client import RequestClient
 from web.dashboard import install_dashboard
 from web.errors import install_error_handlers
-from web.limits import JsonBodyLimit
+from web.limits import BodyLimits
 from web.metrics import install_metrics
 from web.routes import actions, documents, health, requests, users
 from web.throttle import SignInThrottle
@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.sign_in_throttle = SignInThrottle.from_settings(settings)
     install_error_handlers(app)
-    app.add_middleware(JsonBodyLimit)
+    app.add_middleware(BodyLimits, upload_limit=settings.max_upload_request_bytes)
     install_metrics(app)
     for router in (health.router, requests.router, actions.router, documents.router, users.router):
         app.include_router(router)

@@ -8,17 +8,24 @@ Nothing here decides what is valid: that is the models' (and the workflow's) job
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from starlette.datastructures import FormData, UploadFile
+from typing import Any, Protocol
 
 from domain.request import AdditionalDocument, DocumentKind, NopicRequestForm
+from web.uploads import IncomingFile, Upload
 
 COMMODITY_ROWS = 3
 UPLOAD_SLOTS = 6
 
 
-def text(form: FormData, name: str) -> str | None:
+class Form(Protocol):
+    """A posted form: a plain one (`FormData`) or one with files (`web.uploads.Upload`)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def multi_items(self) -> list[tuple[str, Any]]: ...
+
+
+def text(form: Form, name: str) -> str | None:
     """A text field, stripped; None when empty or absent."""
     value = form.get(name)
     if isinstance(value, str) and value.strip():
@@ -26,7 +33,7 @@ def text(form: FormData, name: str) -> str | None:
     return None
 
 
-def aware(form: FormData, name: str) -> str | None:
+def aware(form: Form, name: str) -> str | None:
     """A `datetime-local` value joined with its `<name>_offset` field (e.g. -05:00) into ISO 8601."""
     local = text(form, name)
     if local is None:
@@ -41,7 +48,7 @@ def _lines(value: str | None, separator: str = ",") -> list[str]:
     return [part.strip() for part in (value or "").split(separator) if part.strip()]
 
 
-def submission_data(form: FormData) -> dict[str, Any]:
+def submission_data(form: Form) -> dict[str, Any]:
     """The submission form as the JSON body of `POST /requests` (documents are added by the caller)."""
     commodities = []
     for row in range(COMMODITY_ROWS):
@@ -149,18 +156,18 @@ def form_values(form: NopicRequestForm) -> dict[str, str] | None:
     return values
 
 
-def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile, str, str | None]]:
+def uploads(form: Upload, slots: int = UPLOAD_SLOTS) -> list[tuple[IncomingFile, str, str | None]]:
     """(file, kind, supplier) for each upload slot `files.N` that holds a file."""
     chosen = []
     for slot in range(slots):
-        file = form.get(f"files.{slot}")
-        if isinstance(file, UploadFile) and file.filename:
+        file = form.file(f"files.{slot}")
+        if file is not None:
             kind = text(form, f"kinds.{slot}") or DocumentKind.OTHER.value
             chosen.append((file, kind, text(form, f"suppliers.{slot}")))
     return chosen
 
 
-def action_body(action: str, form: FormData) -> dict[str, Any]:
+def action_body(action: str, form: Form) -> dict[str, Any]:
     """The JSON body of one action from its dashboard form (file fields are handled by the caller)."""
     body: dict[str, Any]
     match action:

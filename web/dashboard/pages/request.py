@@ -8,7 +8,6 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
 from activities.records_pg import audit_trail
 from domain import messages
@@ -30,6 +29,7 @@ from web.dashboard.render import (
 from web.dashboard.session import (
     Viewer,
     checked_form,
+    checked_upload,
     require_role,
 )
 from web.dashboard.timeline import timeline
@@ -37,6 +37,7 @@ from web.deps import AppSettings, Db, Documents, Now, Requests
 from web.errors import ApiError, field_errors
 from web.routes.actions import body_model, take_action, user_roles
 from web.routes.documents import deliver_documents, request_documents, store_uploads
+from web.uploads import Upload
 from web.visibility import visible_state
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -131,35 +132,42 @@ async def act(
     at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
     spec = BY_SLUG.get(action)
     if spec is None or spec.own_route:
         raise HTTPException(404, f"There is no action {action!r}.")
     if session.user.role not in user_roles(spec):
         raise HTTPException(403, f"A {session.user.role.value} may not {action.replace('-', ' ')}.")
     state = await visible_state(requests, session.user, request_id)
-    data = forms.action_body(action, form)
-    try:
-        file = form.get("document")
-        if isinstance(file, UploadFile) and file.filename:
-            kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
-            content = await file.read(config.max_upload_bytes + 1)
-            [reference] = await store_uploads(store, [(file.filename, content, kind, None)])
-            field = "document" if action == "transport-document" else "transport_document"
-            data[field] = reference.model_dump(mode="json")
-        body = body_model(spec.message).model_validate(data)
-        await take_action(requests, session.user, request_id, spec, body, at)
-    except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
-    except ApiError as exc:
-        reason = exc.message
-    except ActionRefused as exc:
-        reason = exc.reason
-    else:
-        return see_other(f"/ui/requests/{request_id}?done={action}")
+    multipart = request.headers.get("content-type", "").startswith("multipart/")
+    reading = checked_upload(request, session, store, config) if multipart else _plain(request, session)
+    async with await reading as form:
+        data = forms.action_body(action, form)
+        try:
+            file = form.file("document")
+            if file is not None:
+                kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
+                [reference] = await store_uploads(store, session.user, [(file, kind, None)], "document")
+                field = "document" if action == "transport-document" else "transport_document"
+                data[field] = reference.model_dump(mode="json")
+            body = body_model(spec.message).model_validate(data)
+            await take_action(requests, session.user, request_id, spec, body, at)
+        except ValidationError as exc:
+            reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+        except ApiError as exc:
+            reason = exc.message
+        except ActionRefused as exc:
+            reason = exc.reason
+        else:
+            return see_other(f"/ui/requests/{request_id}?done={action}")
     return await _request_page(
         request, session, state, pool, requests, store, at, refused={action: reason}, status_code=409
     )
+
+
+async def _plain(request: Request, session: Session) -> Upload:
+    """An action's form without a file input, as an upload with no files."""
+    form = await checked_form(request, session)
+    return Upload(fields=[(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
 
 @router.post("/requests/{request_id}/documents")
@@ -174,21 +182,21 @@ async def upload_documents(
     at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
     state = await visible_state(requests, session.user, request_id)
-    try:
-        references = await store_slots(store, config.max_upload_bytes, form)
-        if not references:
-            raise ApiError(422, "no_file", "Choose at least one file to upload.")
-        await deliver_documents(requests, session.user, request_id, references, at)
-    except ApiError as exc:
-        reason = exc.message
-    except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
-    except ActionRefused as exc:
-        reason = exc.reason
-    else:
-        return see_other(f"/ui/requests/{request_id}?done=uploaded")
+    async with await checked_upload(request, session, store, config) as form:
+        try:
+            references = await store_slots(store, session, form)
+            if not references:
+                raise ApiError(422, "no_file", "Choose at least one file to upload.")
+            await deliver_documents(requests, session.user, request_id, references, at)
+        except ApiError as exc:
+            reason = exc.message
+        except ValidationError as exc:
+            reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+        except ActionRefused as exc:
+            reason = exc.reason
+        else:
+            return see_other(f"/ui/requests/{request_id}?done=uploaded")
     return await _request_page(
         request, session, state, pool, requests, store, at, refused={"upload": reason}, status_code=409
     )
