@@ -22,6 +22,7 @@ from core.temporal import connect
 from starter.client import RequestClient
 from web.dashboard import install_dashboard
 from web.errors import install_error_handlers
+from web.headers import SecurityHeaders
 from web.limits import BodyLimits
 from web.metrics import install_metrics
 from web.routes import actions, documents, health, requests, users
@@ -51,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimits, upload_limit=settings.max_upload_request_bytes)
     install_metrics(app)
+    # Added last, so it wraps the others: a refusal by the body limits carries the headers too.
+    app.add_middleware(SecurityHeaders, https=settings.cookie_secure)
     for router in (health.router, requests.router, actions.router, documents.router, users.router):
         app.include_router(router)
     install_dashboard(app, settings)

@@ -47,8 +47,19 @@ async def snap(page: Page, name: str) -> None:
         await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
+# What Chromium reports blocked by the pages' Content-Security-Policy: the dashboard needs no inline
+# script or style, so nothing may be.
+CSP_VIOLATIONS: list[str] = []
+
+
 async def signed_in(browser: Browser, stack: ApiStack, username: str, password: str) -> Page:
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    page.on(
+        "console",
+        lambda message: CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+        if "Content Security Policy" in message.text
+        else None,
+    )
     await page.goto(f"{stack.url}/ui")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.get_by_label("Username").fill(username)
@@ -152,6 +163,7 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await expect(exporter.locator("h1 .badge")).to_have_text("active")
     await expect(exporter.locator("#audit")).to_contain_text("Rita")
     await snap(exporter, "06-exporter-active")
+    assert CSP_VIOLATIONS == []
 
 
 async def test_a_refused_action_shows_the_workflows_reason_inline(browser: Browser, stack: ApiStack) -> None:

@@ -17,6 +17,7 @@ from starter.client import ActionRefused, RequestClient
 from web.auth import User
 from web.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
 from web.errors import ApiError, ErrorResponse, FieldError
+from web.headers import attachment_headers
 from web.metrics import count_action
 from web.routes.requests import RequestIdPath
 from web.uploads import IncomingFile, UploadLimits, read_upload
@@ -252,7 +253,7 @@ async def download(
         content,
         media_type=document.media_type,
         # The stored name is the uploader's text: sent as a quoted, ASCII-only hint, never trusted further.
-        headers={"Content-Disposition": f'attachment; filename="{_safe_name(document.original_name)}"'},
+        headers=attachment_headers(_safe_name(document.original_name)),
     )
 
 

@@ -30,6 +30,7 @@ from starter.client import RequestClient
 from web.auth import User, UserRole
 from web.deps import AppSettings, Db, ExporterOrReviewer, Now, Pdfs, Requests
 from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from web.headers import attachment_headers
 from web.text import refuse_control_characters
 from web.visibility import visible_state
 
@@ -287,5 +288,5 @@ async def certificate_pdf(
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="NOPIC-{nopic}.pdf"'},
+        headers=attachment_headers(f"NOPIC-{nopic}.pdf"),
     )
