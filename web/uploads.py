@@ -46,7 +46,7 @@ class UploadLimits:
 
 def too_large(field: str, what: str, limit: int, unit: str = "bytes") -> ApiError:
     message = f"{what} more than the limit of {limit} {unit}"
-    fields = [FieldError(field=field, rule="max", message=message)]
+    fields = [FieldError(field=field, rule=f"max_{unit}", message=message)]
     return ApiError(413, "upload_too_large", f"{field}: {message}", fields)
 
 
@@ -180,8 +180,10 @@ class _Reader:
             return
         self._file.size += len(chunk)
         if self._file.size > self.limits.file_bytes:
-            position = len(self.upload.files) - 1
-            raise too_large(f"{self._file.field}.{position}", "is", self.limits.file_bytes)
+            field = self._file.field
+            if field == "files":  # the API's list of files: which one, by its position
+                field = f"files.{len(self.upload.files_of('files')) - 1}"
+            raise too_large(field, "is", self.limits.file_bytes)
         if len(self._file.head) < HEAD_BYTES:
             self._file.head += chunk[: HEAD_BYTES - len(self._file.head)]
         self._hash.update(chunk)
