@@ -90,6 +90,12 @@ ON CONFLICT (request_id) DO UPDATE SET state = EXCLUDED.state, sequence = EXCLUD
 WHERE k.sequence < EXCLUDED.sequence
 """
 
+_INSERT_RECORD = """
+INSERT INTO request_records (request_id, state, sequence, status, closed_at, keep_until)
+VALUES ($1, $2::jsonb, $3, $4, $5::timestamptz, $5::timestamptz + make_interval(years => $6))
+ON CONFLICT (request_id) DO NOTHING
+"""
+
 DEFAULT_RETENTION_YEARS = 10
 """7 CFR 205.510(b): a certifier keeps the records it creates for not less than 10 years."""
 
@@ -377,6 +383,26 @@ async def audit_trail(pool: asyncpg.Pool, request_id: str) -> list[AuditEntry]:
 
 
 # --- closed requests, kept whole ------------------------------------------------------------------------
+
+
+async def keep_closed(
+    pool: asyncpg.Pool, state: RequestState, closed_at: datetime, retention_years: int
+) -> bool:
+    """Keep the record of a request that closed before the records activity kept them (its final state,
+    from its workflow's result); False when it has one already or this database does not know it."""
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT true FROM requests WHERE request_id = $1", state.request_id):
+            return False
+        status = await conn.execute(
+            _INSERT_RECORD,
+            state.request_id,
+            state.model_dump(mode="json"),
+            max(state.sequence, 1),
+            str(state.status),
+            closed_at,
+            retention_years,
+        )
+    return bool(status == "INSERT 0 1")
 
 
 class KeptRequest(BaseModel):

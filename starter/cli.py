@@ -76,6 +76,40 @@ def migrate() -> None:
     asyncio.run(run())
 
 
+records_app = typer.Typer(help="The records of closed requests.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("keep-closed")
+def keep_closed() -> None:
+    """Keep the record of each request that closed under an earlier version, while Temporal still has it.
+
+    Run once after upgrading to the version that keeps records: from then on every closing change keeps
+    its request's record itself. Needs Temporal and PostgreSQL, as `nopic migrate` does.
+    """
+    from core.db import create_pool, resolve_database_url
+    from core.temporal import connect
+    from starter.records import keep_closed_requests
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> int:
+        url, embedded = await resolve_database_url(settings)
+        pool = await create_pool(url)
+        try:
+            client = await connect(settings)
+            return await keep_closed_requests(
+                client, pool, settings.temporal_task_queue, settings.records_retention_years
+            )
+        finally:
+            await pool.close()
+            if embedded is not None:
+                embedded.cleanup()
+
+    typer.echo(f"kept the records of {asyncio.run(run())} closed requests")
+
+
 @app.command("oid-sandbox")
 def oid_sandbox() -> None:
     """Serve the OID sandbox, the local stand-in for USDA OID, alone (`nopic up` starts it for you)."""

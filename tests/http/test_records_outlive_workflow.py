@@ -15,7 +15,9 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.records_pg import kept_request
 from domain.state import RequestState, workflow_id
+from starter.records import keep_closed_requests
 from tests.support.stack import ApiStack, pdf, request_body, today, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -134,3 +136,28 @@ async def test_a_closed_request_deleted_from_temporal_is_read_back_whole(stack: 
         assert (await page.get(f"/requests/{request_id}/documents/{documents[0]}")).status_code == 200
     finally:
         await page.aclose()
+
+
+async def test_a_request_closed_before_records_were_kept_gets_its_record_from_its_workflow(
+    stack: ApiStack,
+) -> None:
+    async with stack.client(stack.exporter) as exporter:
+        body = request_body(product="Organic old kiwi")
+        request_id = (await exporter.post("/requests", json=body)).json()["id"]
+        withdrawn = await exporter.post(f"/requests/{request_id}/actions/withdraw", json={"reason": "old"})
+    assert withdrawn.json()["status"] == "withdrawn", withdrawn.text
+    handle = stack.temporal.get_workflow_handle(workflow_id(request_id), result_type=RequestState)
+    final = await handle.result()
+    # As under the version before records: the request closed, and no record was kept.
+    await stack.pool.execute("DELETE FROM request_records WHERE request_id = $1", request_id)
+
+    queue = stack.settings.temporal_task_queue
+    assert await keep_closed_requests(stack.temporal, stack.pool, queue, 10) >= 1
+    kept = await kept_request(stack.pool, request_id)
+    assert kept is not None and kept.state == final
+    assert await keep_closed_requests(stack.temporal, stack.pool, queue, 10) == 0, "kept once"
+
+    await delete_workflow(stack.temporal, request_id)
+    async with stack.client(stack.exporter) as exporter:
+        detail = (await exporter.get(f"/requests/{request_id}")).json()
+    assert RequestState.model_validate(detail["state"]) == final
