@@ -24,6 +24,7 @@ from activities.mail import SmtpMailer
 from activities.oid_http import HttpOidGateway
 from activities.pdf import NopicPdfs
 from activities.records_pg import PgRecordsStore
+from activities.seal import ensure_seal
 from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
 from core.logging import configure_logging, get_logger
@@ -124,6 +125,8 @@ async def main() -> None:
         metrics_port=settings.worker_metrics_port,
     )
 
+    # The seal of the NOPIC PDFs the mails carry: made on first start unless the operator gave one.
+    ensure_seal(settings)
     state.client = client = await connect(settings, runtime=runtime)
     # The schedules follow the settings of the worker that starts last.
     await ensure_digest_schedule(client, settings)

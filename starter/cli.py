@@ -29,10 +29,12 @@ def up() -> None:
 @app.command()
 def api() -> None:
     """Serve the HTTP service alone (`nopic up` starts it for you)."""
+    from activities.seal import ensure_seal
     from web.main import create_app
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    ensure_seal(settings)  # made on first start unless the operator gave one (NOPIC_SEAL_KEY_FILE)
     # log_config=None: uvicorn's loggers go through our structlog handler instead of its own.
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
 
