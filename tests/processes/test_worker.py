@@ -13,6 +13,7 @@ import worker
 from activities import build_activities
 from core.settings import Settings
 from tests.support.workflows import StampInput, WaitThenStamp, stamp_checklist
+from workflows.collect_documents import CollectUnreferencedDocuments
 from workflows.digest import DailyDigest
 from workflows.nopic_request import NopicRequest
 
@@ -20,11 +21,12 @@ from workflows.nopic_request import NopicRequest
 async def test_the_service_registers_its_workflows_and_every_activity_on_real_adapters(
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert worker.workflows() == [NopicRequest, DailyDigest]
+    assert worker.workflows() == [NopicRequest, DailyDigest, CollectUnreferencedDocuments]
     registered = build_activities(worker.adapters(Settings(home=tmp_path), db_pool))
     assert sorted(activity.__name__ for activity in registered) == [
         "cancel_nopic",
         "collect_digest",
+        "collect_unreferenced_documents",
         "get_nopic",
         "issue_nopic",
         "lookup_operation",
