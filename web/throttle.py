@@ -71,6 +71,13 @@ class SignInThrottle:
     async def failed(self, pool: asyncpg.Pool, username: str, address: str, now: datetime) -> None:
         """Count one failure against the username and the address; block them once over their limit."""
         async with pool.acquire() as conn, conn.transaction():
+            # Keys nobody failed with for an hour and that no longer wait: gone, so the table stays small.
+            await conn.execute(
+                "DELETE FROM sign_in_failures WHERE last_failure_at < $1 "
+                "AND (blocked_until IS NULL OR blocked_until < $2)",
+                now - FORGET_AFTER,
+                now,
+            )
             for key, what in self._keys(username, address).items():
                 failures: int = await conn.fetchval(_FAILED, key, now, FORGET_AFTER)
                 allowed = self._attempts * (ADDRESS_FACTOR if what == "address" else 1)

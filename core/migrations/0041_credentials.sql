@@ -12,3 +12,6 @@ CREATE TABLE sign_in_failures (
     last_failure_at timestamptz NOT NULL,
     blocked_until   timestamptz
 );
+
+-- Failures an hour old are forgotten: each new failure deletes them, by this index.
+CREATE INDEX sign_in_failures_by_last_failure ON sign_in_failures (last_failure_at);
