@@ -13,7 +13,7 @@ import asyncpg
 from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
-from activities.notifications import Mailer, Sent
+from activities.notifications import LedgerEntry, Mailer, Sent, sent_before
 from activities.records import RequestSummary
 from activities.records_pg import attention_lists
 from domain.calendar import WorkingCalendar
@@ -36,6 +36,11 @@ class Digest(BaseModel):
     late: list[RequestSummary]
     deadlines_soon: list[RequestSummary]
     overdue: list[RequestSummary]
+
+    @property
+    def event_id(self) -> str:
+        """One digest a day: the same day gives the same Message-ID, however often it is retried."""
+        return f"digest:{self.day.isoformat()}"
 
 
 def horizon_of(calendar: WorkingCalendar, today: date, working_days: int = SOON_WORKING_DAYS) -> date:
@@ -72,6 +77,9 @@ class DigestActivities:
 
     @activity.defn
     async def send_digest(self, digest: Digest) -> Sent:
-        sent = await self._mailer.send_digest(digest)
+        # The ledger of sent messages answers a retry after the digest went (at least once, as every message).
+        if (earlier := await sent_before(self._db, digest.event_id)) is not None:
+            return earlier
+        sent = await self._mailer.send_digest(digest, LedgerEntry.of_this_attempt(self._db, digest.event_id))
         activity.logger.info("daily digest sent", extra={"day": digest.day.isoformat()})
         return sent

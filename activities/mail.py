@@ -4,6 +4,13 @@ Each (kind, audience) has a plain-text and an HTML template under `templates/mai
 when that audience reads something different, else `<kind>`. The exporter's `nopic_issued` carries one
 sealed PDF per certificate. The Message-ID is derived from the notification's event id, so a message sent
 again by a retried activity is recognisably the same message.
+
+SMTP delivers at least once, never exactly once: once the server has answered 250 to DATA the message is
+out, and a sender cut off before it records that cannot know it went. So each message goes in one session
+of its own (connect, MAIL, RCPT, DATA, QUIT), and the `Delivery` the notifications activity passes in hears
+of each step that matters: just before the transaction, right after the server's 250 to DATA (before QUIT,
+whose reply changes nothing), and when a failure proves the message did not leave. A repeat, when a send is
+cut off in between, is the same message: same Message-ID, subject and recipients.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 from activities.digest import Digest
 from activities.notifications import (
     Audience,
+    Delivery,
     Notification,
     NotificationKind,
     NotificationUndeliverable,
@@ -160,9 +168,9 @@ class SmtpMailer:
             if certificate.number is not None
         ]
 
-    async def send(self, notification: Notification) -> Sent:
+    async def send(self, notification: Notification, delivery: Delivery | None = None) -> Sent:
         message = await asyncio.get_running_loop().run_in_executor(self._composer, self.compose, notification)
-        await self.deliver(message)
+        await self.deliver(message, delivery)
         log.info(
             "mail.sent",
             event_id=notification.event_id,
@@ -172,46 +180,76 @@ class SmtpMailer:
         )
         return Sent(event_id=notification.event_id, recipients=self.recipients(notification))
 
-    async def send_digest(self, digest: Digest) -> Sent:
+    async def send_digest(self, digest: Digest, delivery: Delivery | None = None) -> Sent:
         subject, text, html = self.templates.render("digest", {"d": digest})
-        # One digest a day: the same day gives the same Message-ID, however often it is retried.
-        event_id = f"digest:{digest.day.isoformat()}"
         to = [self._settings.review_team_email]
         message = self.build(
-            event_id=event_id,
+            event_id=digest.event_id,
             to=to,
             subject=subject,
             text=text,
             html=html,
             headers={"X-Nopic-Kind": "daily_digest"},
         )
-        await self.deliver(message)
-        return Sent(event_id=event_id, recipients=to)
+        await self.deliver(message, delivery)
+        return Sent(event_id=digest.event_id, recipients=to)
 
-    async def deliver(self, message: EmailMessage) -> None:
-        """Hand the message to the configured SMTP server. A 5xx is final; anything else may be retried."""
+    async def deliver(self, message: EmailMessage, delivery: Delivery | None = None) -> None:
+        """Hand the message to the configured SMTP server. A 5xx is final; anything else may be retried.
+
+        `delivery`, when given, hears `sending` before the connection opens, `accepted` as soon as the
+        server has taken the message, and `not_sent` when the failure proves it did not leave."""
         settings = self._settings
         recipients = [address for _, address in getaddresses(message.get_all("To", []))]
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            use_tls=False,
+            cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+            timeout=settings.smtp_timeout_seconds,
+        )
+        if delivery is not None:
+            await delivery.sending()
         try:
-            await aiosmtplib.send(
-                message,
-                recipients=recipients,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=settings.smtp_password,
-                start_tls=settings.smtp_starttls,
-                use_tls=False,
-                cert_bundle=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
-                timeout=settings.smtp_timeout_seconds,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as error:
+            await _transaction(client, message, recipients, delivery)
+            if delivery is not None:
+                await delivery.accepted(recipients)
+        finally:
+            await _quit(client)
+
+
+async def _transaction(
+    client: aiosmtplib.SMTP, message: EmailMessage, recipients: list[str], delivery: Delivery | None
+) -> None:
+    """Connect (EHLO, STARTTLS, login), then MAIL, RCPT and DATA; returns once the server took the message."""
+    connected = False
+    try:
+        await client.connect()
+        connected = True
+        await client.send_message(message, recipients=recipients)
+    except Exception as error:
+        # Before the connection stood, nothing was sent; a reply (4xx, 5xx) refuses the message. Only a
+        # connection broken or silent in mid-transaction leaves open whether the server took it.
+        if delivery is not None and not (connected and isinstance(error, OSError)):
+            await delivery.not_sent()
+        if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
             if all(refused.code >= 500 for refused in error.recipients):
                 refusals = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
                 raise NotificationUndeliverable(f"SMTP server refused every recipient: {refusals}") from error
-            raise
-        except aiosmtplib.SMTPResponseException as error:
-            if error.code >= 500:
-                refusal = f"SMTP server refused the message: {error.code} {error.message}"
-                raise NotificationUndeliverable(refusal) from error
-            raise
+        elif isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500:
+            refusal = f"SMTP server refused the message: {error.code} {error.message}"
+            raise NotificationUndeliverable(refusal) from error
+        raise
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    """End the session politely if it still stands; the message's fate no longer depends on it."""
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            pass
+    client.close()

@@ -3,6 +3,15 @@
 The port `Mailer` is implemented by the SMTP adapter, which renders a template per (audience, kind),
 attaches the NOPIC PDFs to `nopic_issued` for the exporter, and derives the Message-ID from `event_id`, so
 a retried activity sends the same message.
+
+What mail guarantees: every message is delivered at least once. SMTP cannot give exactly once: between the
+server's acceptance of a message and the moment the sender records it, a cut (the worker killed, the
+database gone for longer than an attempt lasts) leaves no way to know whether the message went, and the
+retry sends it again rather than risk losing it. Such a repeat carries the same Message-ID, subject and
+recipients as the first, so mail clients and archives can de-duplicate it; and it happens only after a send
+cut off in that window. The ledger (`sent_messages`) keeps the window as small as it can be: each attempt
+marks the message as being sent just before its SMTP transaction and as sent right after the server's
+reply to DATA, and a retry that finds the first mark without the second logs and counts a possible repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.logging import get_logger
 from domain.request import NopicRequestForm
 from domain.state import Certificate, ChecklistItem, ReconciliationLine, RequestState, RequestStatus
 
@@ -23,6 +33,8 @@ if TYPE_CHECKING:
     import asyncpg
 
     from activities.digest import Digest
+
+log = get_logger(__name__)
 
 
 class Audience(StrEnum):
@@ -119,22 +131,130 @@ class Sent(BaseModel):
     recipients: list[str]
 
 
-class Mailer(Protocol):
-    """Every message the service sends: notifications about a request, and the review team's digest."""
+class Delivery(Protocol):
+    """What a mailer tells the ledger about one message while it sends it."""
 
-    async def send(self, notification: Notification) -> Sent:
+    async def sending(self) -> None:
+        """Just before the SMTP transaction: from here on the message may leave."""
+        ...
+
+    async def accepted(self, recipients: list[str]) -> None:
+        """The server answered 250 to DATA: the message is out (said before QUIT, which changes nothing)."""
+        ...
+
+    async def not_sent(self) -> None:
+        """The transaction failed in a way that proves the message did not leave: no connection, or a reply
+        that refused it. (A connection cut or silent in mid-transaction proves nothing: no call then.)"""
+        ...
+
+
+class Mailer(Protocol):
+    """Every message the service sends: notifications about a request, and the review team's digest.
+    `delivery`, when given, hears of each send as it goes (see `Delivery`)."""
+
+    async def send(self, notification: Notification, delivery: Delivery | None = None) -> Sent:
         """Render and deliver the notification to its audience; the same event_id is the same message."""
         ...
 
-    async def send_digest(self, digest: Digest) -> Sent:
+    async def send_digest(self, digest: Digest, delivery: Delivery | None = None) -> Sent:
         """Mail the daily digest to the review team; the same day is the same message."""
         ...
 
 
+# The statements of the ledger (`core/migrations/0012_sent_messages.sql` and `0013_...`).
+_SENT = "SELECT recipients FROM sent_messages WHERE event_id = $1 AND sent_at IS NOT NULL"
+_EARLIER_MARK = "SELECT sending_attempt, sent_at FROM sent_messages WHERE event_id = $1 FOR UPDATE"
+# A mark over an earlier one that is still there (its send never became sent, nor proved not sent), or
+# over a row already sent (two attempts at once), is a possible repeat.
+_MARK_SENDING = """
+INSERT INTO sent_messages AS m (event_id, sending_attempt, sending_at, sent_at, recipients)
+VALUES ($1, $2, now(), NULL, NULL)
+ON CONFLICT (event_id) DO UPDATE SET
+    sending_attempt = EXCLUDED.sending_attempt,
+    sending_at = EXCLUDED.sending_at,
+    possible_repeats = m.possible_repeats
+        + CASE WHEN m.sending_attempt IS NOT NULL OR m.sent_at IS NOT NULL THEN 1 ELSE 0 END
+RETURNING possible_repeats
+"""
+_MARK_SENT = """
+UPDATE sent_messages SET sent_at = now(), recipients = $3, sent_attempt = $2
+WHERE event_id = $1 AND sent_at IS NULL
+"""
+_UNMARK = """
+UPDATE sent_messages SET sending_attempt = NULL, sending_at = NULL
+WHERE event_id = $1 AND sending_attempt = $2 AND sent_at IS NULL
+"""
+
+
+async def sent_before(db: asyncpg.Pool, event_id: str) -> Sent | None:
+    """The message as the ledger has it sent, by an earlier attempt; None if it was not."""
+    recipients = await db.fetchval(_SENT, event_id)
+    return None if recipients is None else Sent(event_id=event_id, recipients=list(recipients))
+
+
+class LedgerEntry:
+    """One message's row in `sent_messages`, as one activity attempt writes it (a `Delivery`)."""
+
+    def __init__(self, db: asyncpg.Pool, event_id: str, attempt: int, patience: timedelta) -> None:
+        self._db = db
+        self.event_id = event_id
+        self.attempt = attempt
+        # How long the "sent" mark may wait for a database that is restarting.
+        self._patience = patience.total_seconds()
+
+    @classmethod
+    def of_this_attempt(cls, db: asyncpg.Pool, event_id: str) -> LedgerEntry:
+        """The entry the running activity attempt writes; the sent mark waits up to 80% of its time."""
+        info = activity.info()
+        attempt_time = info.start_to_close_timeout or timedelta(0)
+        return cls(db, event_id, info.attempt, 0.8 * attempt_time)
+
+    async def sending(self) -> None:
+        async with self._db.acquire() as conn, conn.transaction():
+            earlier = await conn.fetchrow(_EARLIER_MARK, self.event_id)
+            possible_repeats = await conn.fetchval(_MARK_SENDING, self.event_id, self.attempt)
+        if earlier is not None and (earlier["sending_attempt"] is not None or earlier["sent_at"] is not None):
+            log.warning(
+                "mail.possible_repeat",
+                event_id=self.event_id,
+                attempt=self.attempt,
+                earlier_attempt=earlier["sending_attempt"],
+                possible_repeats=possible_repeats,
+                reason="an earlier send began and was never recorded as sent: it may have been delivered",
+            )
+
+    async def accepted(self, recipients: list[str]) -> None:
+        """The message is out, so keep trying (the database may be restarting) for most of the attempt's
+        time rather than fail the attempt and have the retry send it again."""
+        import asyncpg  # here, not at the top: workflows import this module, their sandbox needs no asyncpg
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._patience
+        while True:
+            try:
+                await self._db.execute(_MARK_SENT, self.event_id, self.attempt, recipients)
+                return
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def not_sent(self) -> None:
+        """Clear this attempt's mark, so the retry is a first send. Best effort: a mark left behind only
+        makes the retry count a possible repeat that was none."""
+        import asyncpg
+
+        try:
+            await self._db.execute(_UNMARK, self.event_id, self.attempt)
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+            log.warning("mail.mark_not_cleared", event_id=self.event_id, error=str(error))
+
+
 class NotificationActivities:
-    """`db`, when given, keeps a ledger of delivered messages (`sent_messages`): SMTP cannot take a message
-    back, so a retry after a delivery whose completion was lost answers from the ledger instead of sending
-    it again. What remains is the moment between the server's acceptance and the ledger's write."""
+    """`db`, when given, keeps the ledger of sent messages (`sent_messages`): a retry after a delivery whose
+    completion was lost (a dead worker, a Temporal server away) answers from the ledger instead of sending
+    again. What the ledger cannot close is the moment between the server's 250 to DATA and its own write:
+    a send cut off there is sent again by the retry, and logged and counted as a possible repeat."""
 
     def __init__(self, mailer: Mailer, db: asyncpg.Pool | None = None) -> None:
         self._mailer = mailer
@@ -142,35 +262,9 @@ class NotificationActivities:
 
     @activity.defn
     async def notify(self, notification: Notification) -> Sent:
-        if self._db is not None:
-            recipients = await self._db.fetchval(
-                "SELECT recipients FROM sent_messages WHERE event_id = $1", notification.event_id
-            )
-            if recipients is not None:
-                return Sent(event_id=notification.event_id, recipients=list(recipients))
-        sent = await self._mailer.send(notification)
-        if self._db is not None:
-            await self._remember(sent)
-        return sent
-
-    async def _remember(self, sent: Sent) -> None:
-        """Write the ledger row; the message is out, so keep trying (the database may be restarting) for
-        most of the attempt's time rather than fail the attempt and have the retry send it again."""
-        import asyncpg  # here, not at the top: workflows import this module, their sandbox needs no asyncpg
-
-        assert self._db is not None
-        loop = asyncio.get_running_loop()
-        attempt_time = activity.info().start_to_close_timeout or timedelta(0)
-        deadline = loop.time() + 0.8 * attempt_time.total_seconds()
-        while True:
-            try:
-                await self._db.execute(
-                    "INSERT INTO sent_messages (event_id, recipients) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    sent.event_id,
-                    sent.recipients,
-                )
-                return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                if loop.time() >= deadline:
-                    raise
-                await asyncio.sleep(0.5)
+        if self._db is None:
+            return await self._mailer.send(notification)
+        if (earlier := await sent_before(self._db, notification.event_id)) is not None:
+            return earlier
+        entry = LedgerEntry.of_this_attempt(self._db, notification.event_id)
+        return await self._mailer.send(notification, entry)

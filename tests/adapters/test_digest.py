@@ -121,9 +121,9 @@ async def test_the_schedule_sends_the_digest_to_the_review_team(
             activities=[activities.collect_digest, activities.send_digest],
         ):
             await handle.trigger()
-            for _ in range(200):
-                if list(outbox.glob("*.eml")):
-                    break
+            deadline = asyncio.get_running_loop().time() + 30  # a workflow, two activities: well under 1 s
+            while not list(outbox.glob("*.eml")):
+                assert asyncio.get_running_loop().time() < deadline, "the triggered digest never arrived"
                 await asyncio.sleep(0.05)
         await handle.delete()
     [eml] = list(outbox.glob("*.eml"))
@@ -132,3 +132,21 @@ async def test_the_schedule_sends_the_digest_to_the_review_team(
     assert message["Subject"].startswith("NOPIC daily digest")
     text = message.get_body(("plain",)).get_content()
     assert "Awaiting review (1)\n- waiting" in text.replace("\r\n", "\n")
+
+
+async def test_a_retried_digest_answers_from_the_ledger_instead_of_mailing_again(
+    db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox"
+    async with smtp_sink("127.0.0.1", 0, outbox) as port:
+        mailer = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
+        activities = DigestActivities(db_pool, mailer)
+        digest = await ActivityEnvironment().run(
+            activities.collect_digest, CollectDigestInput(as_of=AS_OF, policy=Policy())
+        )
+        first = await ActivityEnvironment().run(activities.send_digest, digest)
+        again = await ActivityEnvironment().run(activities.send_digest, digest)
+    assert again == first
+    assert len(list(outbox.glob("*.eml"))) == 1
+    row = await db_pool.fetchrow("SELECT * FROM sent_messages WHERE event_id = 'digest:2026-04-02'")
+    assert row["sent_at"] is not None and list(row["recipients"]) == ["review-team@certifier.example"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import ssl
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -22,14 +24,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.mail import SmtpMailer
 from activities.notifications import (
     Audience,
+    Delivery,
     Notification,
     NotificationActivities,
     NotificationKind,
     NotificationUndeliverable,
+    Sent,
 )
 from activities.seal import ensure_seal
 from core.settings import Settings
-from devstack.smtp_sink import smtp_sink
+from devstack.smtp_sink import OutboxHandler, smtp_sink
 from domain.state import (
     Certificate,
     CertificateStatus,
@@ -39,6 +43,7 @@ from domain.state import (
     Requirement,
 )
 from tests.support.forms import form
+from tests.support.servers import free_port
 
 ISSUED_AT = datetime(2026, 3, 6, 14, 0, tzinfo=UTC)
 NUMBERS = ["026-1234567890-000101", "026-1234567890-000102"]
@@ -283,7 +288,7 @@ async def test_a_refused_recipient_is_final_and_an_absent_server_is_retried(tmp_
         await mailer.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     server.close()
     await server.wait_closed()
-    absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=9, smtp_timeout_seconds=2))
+    absent = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2))
     with pytest.raises(Exception) as error:
         await absent.send(notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM))
     assert not isinstance(error.value, NotificationUndeliverable)
@@ -301,3 +306,132 @@ async def test_a_retry_after_a_delivered_message_does_not_send_it_again(
     again = await ActivityEnvironment().run(activities.notify, message)
     assert again == first
     assert len(delivered(outbox)) == 1
+
+
+def attempt(number: int) -> ActivityEnvironment:
+    """The activity environment of the `number`th attempt of one activity."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=number)
+    return env
+
+
+async def ledger_row(db_pool: Any, event_id: str) -> Any:
+    return await db_pool.fetchrow("SELECT * FROM sent_messages WHERE event_id = $1", event_id)
+
+
+class WorkerKilled(BaseException):
+    """Stands for kill -9: nothing after it runs, not even an `except Exception`."""
+
+
+class KilledAfterAcceptance:
+    """A mailer whose worker dies right after the server's 250 to DATA, before the ledger hears of it."""
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self._mailer = mailer
+
+    async def send(self, notification: Notification, delivery: Delivery | None = None) -> Sent:
+        assert delivery is not None
+
+        class Dying:
+            sending = delivery.sending
+            not_sent = delivery.not_sent
+
+            async def accepted(self, recipients: list[str]) -> None:
+                raise WorkerKilled
+
+        return await self._mailer.send(notification, Dying())
+
+
+async def test_a_send_cut_off_after_acceptance_is_sent_again_as_the_same_message_and_counted(
+    sink: tuple[Settings, Path], db_pool: Any
+) -> None:
+    """At least once: the retry cannot know the first attempt's message went, so it sends it again, the
+    same message, and the ledger counts a possible repeat."""
+    settings, outbox = sink
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    killed = NotificationActivities(KilledAfterAcceptance(SmtpMailer(settings)), db_pool)
+    with pytest.raises(WorkerKilled):
+        await attempt(1).run(killed.notify, message)
+    row = await ledger_row(db_pool, message.event_id)
+    assert (row["sending_attempt"], row["sent_at"], row["possible_repeats"]) == (1, None, 0)
+
+    sent = await attempt(2).run(NotificationActivities(SmtpMailer(settings), db_pool).notify, message)
+    assert sent.recipients == ["review-team@certifier.example"]
+    first, repeat = delivered(outbox)
+    for header in ("Message-ID", "Subject", "To", "X-Sink-Rcpt-To"):
+        assert first[header] == repeat[header], header
+    row = await ledger_row(db_pool, message.event_id)
+    assert row["sent_attempt"] == 2 and row["sent_at"] is not None and row["possible_repeats"] == 1
+    assert list(row["recipients"]) == ["review-team@certifier.example"]
+
+
+async def test_a_server_that_cannot_be_reached_leaves_no_mark_so_the_retry_is_a_first_send(
+    sink: tuple[Settings, Path], db_pool: Any
+) -> None:
+    settings, outbox = sink
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    absent = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2)
+    with pytest.raises(aiosmtplib.SMTPConnectError):
+        await attempt(1).run(NotificationActivities(SmtpMailer(absent), db_pool).notify, message)
+    row = await ledger_row(db_pool, message.event_id)
+    assert (row["sending_attempt"], row["sent_at"]) == (None, None)
+
+    await attempt(2).run(NotificationActivities(SmtpMailer(settings), db_pool).notify, message)
+    assert len(delivered(outbox)) == 1
+    assert (await ledger_row(db_pool, message.event_id))["possible_repeats"] == 0
+
+
+async def test_a_refused_message_leaves_no_mark(db_pool: Any) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(RefusingHandler()), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    try:
+        mailer = SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
+        activities = NotificationActivities(mailer, db_pool)
+        with pytest.raises(NotificationUndeliverable):
+            await attempt(1).run(activities.notify, message)
+    finally:
+        server.close()
+        await server.wait_closed()
+    row = await ledger_row(db_pool, message.event_id)
+    assert (row["sending_attempt"], row["sent_at"], row["possible_repeats"]) == (None, None, 0)
+
+
+class SlowToSayGoodbye(OutboxHandler):
+    """Stores the message and answers 250 at once, then keeps the QUIT waiting until told."""
+
+    def __init__(self, outbox: Path) -> None:
+        super().__init__(outbox)
+        self.release = asyncio.Event()
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await self.release.wait()
+        return "221 Bye"
+
+
+async def test_the_message_is_recorded_as_sent_on_the_servers_250_not_after_quit(
+    tmp_path: Path, db_pool: Any
+) -> None:
+    handler = SlowToSayGoodbye(tmp_path / "outbox")
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", 0)
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=server.sockets[0].getsockname()[1])
+    message = notification(NotificationKind.NEW_REQUEST, Audience.REVIEW_TEAM)
+    try:
+        notify = NotificationActivities(SmtpMailer(settings), db_pool).notify
+        sending = asyncio.create_task(attempt(1).run(notify, message))
+        for _ in range(200):  # up to 10 s for the 250 and the ledger's write
+            row = await ledger_row(db_pool, message.event_id)
+            if row is not None and row["sent_at"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row is not None and row["sent_at"] is not None and row["sent_attempt"] == 1
+        assert not sending.done(), "the session should still wait for the server's reply to QUIT"
+        handler.release.set()
+        await asyncio.wait_for(sending, 10)
+    finally:
+        handler.release.set()
+        server.close()
+        await server.wait_closed()
+    assert len(delivered(tmp_path / "outbox")) == 1

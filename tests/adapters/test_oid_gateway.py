@@ -24,7 +24,7 @@ from activities.oid_http import HttpOidGateway, OidUnavailable
 from core.settings import Settings
 from domain.request import NopicRequestForm
 from tests.support.forms import form
-from tests.support.servers import RunningSandbox
+from tests.support.servers import RunningSandbox, free_port
 
 
 def nopic_data(request_id: str, request: NopicRequestForm, index: int = 0) -> NopicData:
@@ -133,7 +133,7 @@ async def test_outages_and_timeouts_are_retryable(
 
 
 async def test_an_unreachable_oid_is_retryable() -> None:
-    gateway = HttpOidGateway(httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=1))
+    gateway = HttpOidGateway(httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=1))
     with pytest.raises(OidUnavailable, match="could not be reached"):
         await gateway.lookup_operation("1234567890")
     await gateway.aclose()

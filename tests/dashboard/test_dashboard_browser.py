@@ -5,6 +5,7 @@ With NOPIC_SCREENSHOTS=<dir>, each step leaves a full-page screenshot there, to 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -35,6 +36,9 @@ DOCUMENTS = EXAMPLES / "documents"
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
+    # What a page shows after a click may wait on the workflow; on a busy machine that takes more than
+    # playwright's 5 s default for an assertion.
+    expect.set_options(timeout=30_000)
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield chromium
@@ -146,7 +150,9 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await reviewer.locator("#awaiting-review").get_by_role("link", name=request_id).click()
     await reviewer.locator("#action-approve").get_by_role("button", name="Approve").click()
     await expect(reviewer.get_by_role("status")).to_contain_text("Approved")
-    for _ in range(50):  # issuance runs in the background; the page shows the state as it is now
+    # Issuance runs in the background; the page shows the state as it is now: reload, for up to 30 s.
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
         if await reviewer.locator("h1 .badge").inner_text() == "awaiting transport document":
             break
         await reviewer.wait_for_timeout(200)

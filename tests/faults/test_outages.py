@@ -1,6 +1,11 @@
 """Outages of what the service stands on, mid-run: the Temporal server stopped and started again (its
 SQLite file kept), PostgreSQL stopped for a while, the SMTP server away for a while. Requests in flight
-finish, nothing is lost, nothing happens twice; meanwhile the API answers 503 with a reason, never 500."""
+finish, nothing is lost, nothing happens twice; meanwhile the API answers 503 with a reason, never 500.
+
+Mail is at least once (`assert_nothing_lost`): a message may arrive twice only where the ledger saw its send
+cut off between the server's acceptance and the ledger's write, so every message not so counted must arrive
+exactly once. These outages rarely cut a send off there: only the SMTP server stopped between storing a
+message and answering 250 for it, or PostgreSQL away for longer than an attempt waits to write the ledger."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from devstack.supervisor import RunningChild
-from tests.support.lifecycles import assert_nothing_lost_nothing_twice, run_lifecycles
+from tests.support.lifecycles import assert_nothing_lost, run_lifecycles
 from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
@@ -48,7 +53,7 @@ async def through_an_outage(
     finally:
         await up()
     ids = await lifecycles
-    await assert_nothing_lost_nothing_twice(stack, ids)
+    print(await assert_nothing_lost(stack, ids))
     return ids
 
 

@@ -46,6 +46,9 @@ async def schemathesis(
         "2",
         "--request-timeout",
         "30",
+        # How fast examples are generated says something of the machine's load, nothing of the API.
+        "--suppress-health-check",
+        "too_slow",
         "--no-color",
         "--report-dir",
         str(folder / "report"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import ApiStack, complete_request, pdf, request_body, wait_for
+from tests.support.stack import WAIT_SECONDS, ApiStack, complete_request, pdf, request_body, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -172,9 +172,14 @@ async def test_upload_approve_issue_pdf_transport_document_to_active(stack: ApiS
         assert document.content == pdf("bl")
 
 
+# Issuance (OID over HTTP) and mail (PDFs, SMTP) take well under a second; a busy machine gets this long.
+
+
 async def delivered(stack: ApiStack, text: str) -> bool:
     """Whether a message containing `text` reached the SMTP sink (mail goes out in the background)."""
-    for _ in range(50):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while loop.time() < deadline:
         messages = await asyncio.to_thread(lambda: [p.read_text() for p in stack.outbox.glob("*.eml")])
         if any(text in message for message in messages):
             return True

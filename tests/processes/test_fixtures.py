@@ -26,7 +26,8 @@ async def test_time_skipping_server_lets_a_day_pass_at_once(
 
     assert result.waited >= timedelta(days=1)
     assert result.stamp == "checked R-1"
-    assert time.monotonic() - started < 10
+    # Skipped, not waited: however busy the machine, a day goes by in far less than a hundredth of it.
+    assert time.monotonic() - started < result.waited.total_seconds() / 100
 
 
 async def test_dev_server_has_the_service_search_attributes(dev_server_env: WorkflowEnvironment) -> None:

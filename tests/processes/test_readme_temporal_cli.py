@@ -72,10 +72,10 @@ async def temporal(argv: list[str], env: dict[str, str]) -> str:
 
 
 async def query_until(argv: list[str], env: dict[str, str], status: str) -> dict[str, Any]:
-    """Query again until the state shows the README's `status`, for 20 s at most: a person reads each
-    answer before the next command (an approval sent while still `received` is refused)."""
+    """Query again until the state shows the README's `status`, for 60 s at most (a few seconds, unless
+    the machine is busy): a person reads each answer before the next command."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
+    deadline = loop.time() + 60
     while True:
         state: dict[str, Any] = json.loads(await temporal(argv, env))["queryResult"][0]
         if state["status"] == status or loop.time() > deadline:

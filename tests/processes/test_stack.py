@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +20,11 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.support.dirs import data_dir_outside_pytest_tmp
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.stack
 
 START_TIMEOUT = 60
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    with closing(sockets[0]):
-        for probe in sockets:
-            probe.bind(("127.0.0.1", 0))
-        ports = [probe.getsockname()[1] for probe in sockets]
-        for probe in sockets[1:]:
-            probe.close()
-    return ports
 
 
 def port_is_free(port: int) -> bool:
@@ -49,7 +39,8 @@ def port_is_free(port: int) -> bool:
 
 class Stack:
     def __init__(self, home: Path) -> None:
-        temporal, ui, http, oid, smtp = free_ports(5)
+        # Taken again by the second start: ports no outgoing connection can take in between.
+        temporal, ui, http, oid, smtp = (free_port() for _ in range(5))
         self.home = home
         self.temporal_target = f"127.0.0.1:{temporal}"
         self.http = f"http://127.0.0.1:{http}"

@@ -15,7 +15,8 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -70,12 +71,15 @@ class FaultStack:
         self.stack.running.remove(running)
         await self.stack.start_child(running.child, {**os.environ, "NOPIC_DATABASE_URL": self.database_url})
 
-    async def kill(self, name: str) -> None:
-        """kill -9, no goodbye, then start it again as the supervisor does."""
+    async def kill(self, name: str, *, restart: bool = True) -> RunningChild:
+        """kill -9, no goodbye, then start it again as the supervisor does; with `restart=False` it stays
+        dead (the test looks at what it left behind) until the test passes it to `start`."""
         running = self.child(name)
         running.process.send_signal(signal.SIGKILL)
         await running.process.wait()
-        await self._start(running)
+        if restart:
+            await self._start(running)
+        return running
 
     async def stop(self, name: str) -> RunningChild:
         running = self.child(name)
@@ -99,16 +103,48 @@ class FaultStack:
             )
             answer.raise_for_status()
 
-    def message_ids(self, requests: set[str], kind: str | None = None) -> list[str]:
-        """The Message-ID of every message about these requests (of one kind) the SMTP sink received,
-        repeats included."""
+    def messages(self, requests: set[str]) -> list[SinkMessage]:
+        """Every message about these requests that the SMTP sink received, repeats included."""
         parser = BytesParser(policy=policy.default)
-        ids = []
+        found = []
         for path in self.settings.outbox_dir.glob("*.eml"):
             message = parser.parsebytes(path.read_bytes())
-            if message["X-Nopic-Request-Id"] in requests and kind in (None, message["X-Nopic-Kind"]):
-                ids.append(str(message["Message-ID"]))
-        return ids
+            if message["X-Nopic-Request-Id"] in requests:
+                found.append(
+                    SinkMessage(
+                        event_id=str(message["X-Nopic-Event-Id"]),
+                        message_id=str(message["Message-ID"]),
+                        subject=str(message["Subject"]),
+                        to=str(message["To"]),
+                        envelope_to=str(message["X-Sink-Rcpt-To"]),
+                        # The sink names each file by the moment it took the message, just before its 250.
+                        stored_at=datetime.strptime(path.name.split("-")[0], "%Y%m%dT%H%M%S%fZ").replace(
+                            tzinfo=UTC
+                        ),
+                    )
+                )
+        return found
+
+
+@dataclass(frozen=True)
+class SinkMessage:
+    """One message as the SMTP sink stored it: what tells a repeat from another message."""
+
+    event_id: str  # '<request id>:<sequence>:<audience>:<kind>' (activities.notifications.Notification)
+    message_id: str
+    subject: str
+    to: str
+    envelope_to: str
+    stored_at: datetime = field(compare=False)  # not part of what makes two copies the same message
+
+    @property
+    def request_id(self) -> str:
+        return self.event_id.split(":")[0]
+
+    @property
+    def audience_and_kind(self) -> tuple[str, str]:
+        _, _, audience, kind = self.event_id.split(":")
+        return audience, kind
 
 
 def _home() -> Path:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,11 +39,35 @@ class RunningSandbox:
         )
 
 
+_handed_out: set[int] = set()
+_chance = random.SystemRandom()  # not the global generator, which a test may seed
+
+
+def _ports_the_kernel_never_picks() -> range:
+    """Ports below the kernel's ephemeral range: it never hands them to an outgoing connection or to a
+    server that binds port 0, so one found free stays free until a child takes it (a machine shared with
+    other test runs opens hundreds of connections a second, each on some ephemeral port)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on now, for a child process to take."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    """A TCP port nothing listens on now, for a child process to take: outside the ephemeral range, and
+    never the same one twice in a test run."""
+    candidates = _ports_the_kernel_never_picks()
+    while True:
+        port = _chance.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
 
 

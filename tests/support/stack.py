@@ -250,12 +250,19 @@ async def complete_request(stack: ApiStack, tag: str, **overrides: Any) -> dict[
     return submitted
 
 
+# How long a test waits for the service to get somewhere: generous, since a busy machine is slow.
+WAIT_SECONDS = 30
+
+
 async def wait_for(http: Any, request_id: str, status: str) -> dict[str, Any]:
-    for _ in range(100):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while True:
         state: dict[str, Any] = (await http.get(f"/requests/{request_id}")).json()["state"]
         if state["status"] == status:
             return state
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"{request_id} never reached {status}: {state['status']}, {state['issuance_blocked']}"
+            )
         await asyncio.sleep(0.1)
-    raise AssertionError(
-        f"{request_id} never reached {status}: {state['status']}, {state['issuance_blocked']}"
-    )

@@ -5,6 +5,13 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
 from domain.messages import (
     Approve,
     CorrectRequestData,
@@ -20,6 +27,8 @@ from tests.support.harness import EXPORTER, Service, refusal, request_form, runn
 from tests.support.temporal import time_skipping_server
 from workflows import search_attributes
 from workflows.nopic_request import NopicRequest
+
+ADMITTED = UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
 
 WITHOUT_INVOICE = [d for d in COMPLETE_DOCUMENTS if d["kind"] is not DocumentKind.COMMERCIAL_INVOICE]
 
@@ -206,14 +215,36 @@ async def test_a_repeated_action_id_changes_nothing(workflow_service: Service) -
     await service.save_history(handle, "repeated_action_ids")
 
 
+async def until_admitted(env: WorkflowEnvironment, workflow_id: str, update_id: str) -> None:
+    """Until the server holds the update: from then on the workflow's next task brings it along."""
+    request = PollWorkflowExecutionUpdateRequest(
+        namespace=env.client.namespace,
+        update_ref=UpdateRef(
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id), update_id=update_id
+        ),
+        wait_policy=WaitPolicy(lifecycle_stage=ADMITTED),
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
+        try:
+            await env.client.workflow_service.poll_workflow_execution_update(request)
+            return
+        except RPCError as error:  # not found: the client's request has not reached the server yet
+            if error.status is not RPCStatusCode.NOT_FOUND or loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
 async def test_an_action_sent_before_check_in_waits_for_it_instead_of_being_refused(task_queue: str) -> None:
     """A client (the temporal CLI, say) may approve in the instant after start: the update reaches the
     workflow in its very first task, while the request is still `received`."""
     async with time_skipping_server() as env:
         early = Service(env, task_queue)
         handle = await early.start()
-        approval = asyncio.create_task(handle.execute_update(NopicRequest.approve, Approve(**early.action())))
-        await asyncio.sleep(0.5)  # no worker yet: the update waits with the workflow's first task
+        approve = Approve(**early.action())
+        approval = asyncio.create_task(handle.execute_update(NopicRequest.approve, approve, id="early"))
+        await until_admitted(env, handle.id, "early")  # no worker yet: it waits with the first task
         async with running_service(env, task_queue) as service:
             state = await approval
             assert state.has_action("a-1")
