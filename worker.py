@@ -18,18 +18,23 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import Adapters, build_activities
+from activities.certificate_pdfs import CertificatePdfs
+from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
 from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
 from activities.oid_public import OperationRegistry, PublicDataOperations
+from activities.pdf import NopicPdfs
 from activities.records_pg import PgRecordsStore
+from activities.seal import ensure_seal
 from core.activity_caps import activity_caps
 from core.db import create_pool, resolve_database_url
 from core.logging import configure_logging, get_logger
 from core.probes import Probes
 from core.settings import Settings, get_settings
 from core.temporal import connect, metrics_runtime
-from starter.schedules import ensure_digest_schedule
+from starter.schedules import ensure_collection_schedule, ensure_digest_schedule
+from workflows.collect_documents import CollectUnreferencedDocuments
 from workflows.digest import DailyDigest
 from workflows.nopic_request import NopicRequest
 
@@ -47,13 +52,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def workflows() -> Sequence[type]:
-    return [NopicRequest, DailyDigest]
+    return [NopicRequest, DailyDigest, CollectUnreferencedDocuments]
 
 
 def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
-    """The real outside systems: OID over HTTP, SMTP, PostgreSQL. The operations check asks OID's public
-    data service when a key for it is configured, else the OID gateway's own look-up. Nothing here
-    connects: a gateway nobody reaches (manual issuance) costs nothing."""
+    """The real outside systems: OID over HTTP, SMTP, PostgreSQL, the document store. The operations check
+    asks OID's public data service when a key for it is configured, else the OID gateway's own look-up.
+    Nothing here connects: a gateway nobody reaches (manual issuance) costs nothing."""
+    documents = DocumentStore.from_settings(settings, db)
     gateway = HttpOidGateway.from_settings(settings)
     operations: OperationRegistry = gateway
     if settings.oid_data_key is not None:
@@ -62,9 +68,11 @@ def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
         oid=gateway,
         operations=operations,
         mailer=SmtpMailer(settings),
-        records=PgRecordsStore(db),
+        records=PgRecordsStore(db, settings.records_retention_years),
         numbers=PgNumberRegistry(db),
         db=db,
+        closed_request_pdfs=CertificatePdfs(db, documents, NopicPdfs.from_settings(settings)),
+        documents=documents,
     )
 
 
@@ -127,9 +135,12 @@ async def main() -> None:
         metrics_port=settings.worker_metrics_port,
     )
 
+    # The seal of the NOPIC PDFs the mails carry: made on first start unless the operator gave one.
+    ensure_seal(settings)
     state.client = client = await connect(settings, runtime=runtime)
-    # The digest's schedule follows the settings of the worker that starts last.
+    # The schedules follow the settings of the worker that starts last.
     await ensure_digest_schedule(client, settings)
+    await ensure_collection_schedule(client, settings)
     url, embedded = await resolve_database_url(settings)
     db = await create_pool(url)
     try:

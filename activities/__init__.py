@@ -3,8 +3,9 @@
 `oid` (USDA OID's NOPICs, through `oid_http` speaking `oid_contract`), `oid_public` (OID's public operation
 data, for the operations check), `nopic_numbers` (numbers typed by hand, one commodity each),
 `notifications` and `mail` (SMTP), `records` and `records_pg` (the audit trail and read model in
-PostgreSQL), `documents` (the document store), `pdf` (the NOPIC certificate), `digest` (the review team's
-morning mail).
+PostgreSQL), `documents` (the document store), `pdf` (the NOPIC certificate), `seal` (its signature),
+`certificate_pdfs` (those kept with a closed request), `collector` (stored files no request refers to),
+`digest` (the review team's morning mail).
 
 `build_activities` is the one list of what a worker registers: the service's worker, the workflow tests'
 and the whole-service test stack's all call it, each with adapters of their own.
@@ -16,15 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from activities.collector import DocumentCollector
 from activities.digest import DigestActivities
 from activities.nopic_numbers import NumberActivities, NumberRegistry
 from activities.notifications import Mailer, NotificationActivities
 from activities.oid import OidActivities, OidGateway
 from activities.oid_public import OperationActivities, OperationRegistry
-from activities.records import RecordsActivities, RecordsStore
+from activities.records import ClosedRequestPdfs, RecordsActivities, RecordsStore
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from activities.documents import DocumentStore
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ class Adapters:
     `operations` answers the operations check (OID's public data, or the gateway's look-up); `numbers` holds
     the NOPIC numbers typed by hand. `db` is the service's PostgreSQL: the sent-message ledger and the
     digest's lists read it. Without one (workflow tests), notifications keep no ledger and the digest's
-    activities are not registered.
+    activities are not registered. `closed_request_pdfs` seals and keeps a closing request's NOPIC PDFs;
+    without it none are kept. `documents` is the document store, whose unreferenced files the collector
+    removes (with `db`).
     """
 
     oid: OidGateway
@@ -43,13 +49,15 @@ class Adapters:
     records: RecordsStore
     numbers: NumberRegistry
     db: asyncpg.Pool | None = None
+    closed_request_pdfs: ClosedRequestPdfs | None = None
+    documents: DocumentStore | None = None
 
 
 def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     oid = OidActivities(adapters.oid)
     operations = OperationActivities(adapters.operations)
     numbers = NumberActivities(adapters.numbers)
-    records = RecordsActivities(adapters.records)
+    records = RecordsActivities(adapters.records, adapters.closed_request_pdfs)
     notifications = NotificationActivities(adapters.mailer, adapters.db)
     registered: list[Callable[..., Any]] = [
         operations.lookup_operation,
@@ -63,4 +71,7 @@ def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     if adapters.db is not None:
         digest = DigestActivities(adapters.db, adapters.mailer)
         registered += [digest.collect_digest, digest.send_digest]
+        if adapters.documents is not None:
+            collector = DocumentCollector(adapters.db, adapters.documents)
+            registered.append(collector.collect_unreferenced_documents)
     return registered

@@ -2,8 +2,8 @@
 
 Each (kind, audience) has a plain-text and an HTML template under `templates/mail/`: `<kind>.<audience>`
 when that audience reads something different, else `<kind>`. The exporter's `nopic_issued` carries one
-PDF per certificate. The Message-ID is derived from the notification's event id, so a message sent again
-by a retried activity is recognisably the same message.
+sealed PDF per certificate. The Message-ID is derived from the notification's event id, so a message sent
+again by a retried activity is recognisably the same message.
 
 SMTP delivers at least once, never exactly once: once the server has answered 250 to DATA the message is
 out, and a sender cut off before it records that cannot know it went. So each message goes in one session
@@ -37,7 +37,7 @@ from activities.notifications import (
     NotificationUndeliverable,
     Sent,
 )
-from activities.pdf import render_nopic_pdf
+from activities.pdf import NopicPdfs
 from core.logging import get_logger
 from core.settings import Settings
 
@@ -99,6 +99,7 @@ class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.templates = MailTemplates(settings.certifier_name, settings.timezone)
+        self._pdfs = NopicPdfs.from_settings(settings)
         # Rendering (templates, and the NOPIC PDFs) is CPU work of tens of milliseconds: done beside the
         # worker's event loop, one message at a time, so workflow tasks and other activities go on meanwhile.
         self._composer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-compose")
@@ -161,14 +162,7 @@ class SmtpMailer:
         return [
             (
                 f"NOPIC-{certificate.number}.pdf",
-                render_nopic_pdf(
-                    nopic_number=certificate.number,
-                    certifier_name=self._settings.certifier_name,
-                    request_id=notification.request_id,
-                    certificate=certificate,
-                    request=notification.form,
-                    timezone=self._settings.timezone,
-                ),
+                self._pdfs.sealed(notification.request_id, certificate, notification.form),
             )
             for certificate in notification.certificates
             if certificate.number is not None

@@ -99,6 +99,11 @@ class Faults(BaseModel):
     latency_ms: int = Field(default=0, ge=0, description="added to every call")
     timeout_rate: float = Field(default=0.0, ge=0, le=1, description="share of calls that hang")
     timeout_seconds: float = Field(default=30.0, ge=0, description="how long a hanging call hangs")
+    refused_hts_codes: list[str] = Field(
+        default_factory=list,
+        description="NOPICs for these HTS codes are refused (422), as OID refuses a product the exporter "
+        "is not certified for: one commodity of a request refused, the others issued",
+    )
 
 
 class ApiError(BaseModel):

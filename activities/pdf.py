@@ -1,149 +1,270 @@
-"""The NOPIC PDF: one per certificate, every field of the certificate and of its request.
+"""The NOPIC PDF: one page laid out as a certificate, with this NOPIC's data only, sealed by the certifier.
 
-The layout walks the pydantic models, so a field added to the request form appears on the PDF without
-touching this module. The output is byte-for-byte reproducible (reportlab's invariant mode), so a retried
-activity attaches the same file.
+The exporter forwards it to the importer, so it carries what the importer and customs need of this one
+commodity (number, certifier, exporter, importer, product as labeled, HTS code, organic standard, net
+weight, lots, country and port of export, US port of entry, validity timeframe, date of issue) and nothing
+of the request's other commodities, suppliers or transaction certificates. Dates are the certifier's
+(its time zone). A cancelled NOPIC's PDF says so across the page. `NopicPdfs` seals each with the
+certifier's seal (`activities.seal`), so a PDF reader shows whether it was changed afterwards.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
-from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+import pycountry
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    KeepInFrame,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
-# Words written in capitals or otherwise in the certifier's usage when a field name is turned into a label.
-_WORDS = {
-    "id": "ID",
-    "hts": "HTS",
-    "etd": "ETD",
-    "eta": "ETA",
-    "kg": "(kg)",
-    "nopic": "NOPIC",
-    "nop": "NOP",
-    "oid": "OID",
-    "us": "US",
-    "sha256": "SHA-256",
-    "url": "URL",
-}
+from activities.seal import Seal
+from core.settings import Settings
+from domain.request import NopicRequestForm
+from domain.state import Certificate, CertificateStatus
+
+INK = colors.HexColor("#1f3a2e")
+RULE = colors.HexColor("#9bb5a6")
+PALE = colors.HexColor("#eef4f0")
+VOID_RED = colors.HexColor("#b42318")
+
+# Where the seal shows on the page: (left, bottom, right, top) in PDF points.
+SEAL_BOX = (int(20 * mm), int(14 * mm), int(110 * mm), int(34 * mm))
+
+# A NOPIC in one of these states is no longer valid for entry: its PDF says so across the page.
+VOID_MARKS = {CertificateStatus.CANCELLED: "CANCELLED"}
+
+_BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=12.5, textColor=INK)
+_LABEL = ParagraphStyle("label", parent=_BASE, fontName="Helvetica-Bold", fontSize=7.5, leading=9.5)
+_VALUE = ParagraphStyle("value", parent=_BASE, fontSize=10.5, leading=13.5)
+_SMALL = ParagraphStyle("small", parent=_BASE, fontSize=8, leading=10.5)
+_TITLE = ParagraphStyle(
+    "title", parent=_BASE, fontName="Helvetica-Bold", fontSize=20, leading=24, alignment=1, spaceAfter=2
+)
+_SUBTITLE = ParagraphStyle("subtitle", parent=_SMALL, alignment=1)
+_NUMBER = ParagraphStyle(
+    "number", parent=_BASE, fontName="Courier-Bold", fontSize=22, leading=26, alignment=1, spaceBefore=4
+)
+_VOID_NOTE = ParagraphStyle(
+    "void", parent=_BASE, fontName="Helvetica-Bold", textColor=VOID_RED, alignment=1, spaceBefore=4
+)
 
 
-def label(name: str) -> str:
-    words = [_WORDS.get(word, word) for word in name.split("_")]
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
+def hts(code: str) -> str:
+    """An HTS code as it is read: 0804502000 -> 0804.50.2000."""
+    return f"{code[:4]}.{code[4:6]}.{code[6:]}"
 
 
-def _text(value: Any, zone: ZoneInfo) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, datetime):
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return str(value)
+def country(code: str) -> str:
+    found = pycountry.countries.get(alpha_2=code)
+    return f"{found.name} ({code})" if found else code
 
 
-def _rows(model: BaseModel, zone: ZoneInfo, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(label, value) for every field, nested models and lists flattened with numbered labels."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        title = f"{prefix}{label(name)}"
-        if isinstance(value, BaseModel):
-            yield from _rows(value, zone, f"{title} · ")
-        elif isinstance(value, list | tuple):
-            if not value:
-                yield title, "—"
-            elif all(isinstance(item, BaseModel) for item in value):
-                for number, item in enumerate(value, start=1):
-                    yield from _rows(item, zone, f"{title} {number} · ")
-            else:
-                yield title, ", ".join(_text(item, zone) for item in value)
-        elif isinstance(value, dict):
-            yield title, ", ".join(f"{k}: {_text(v, zone)}" for k, v in value.items()) or "—"
-        else:
-            yield title, _text(value, zone)
+def _day(value: date) -> str:
+    return value.strftime("%d %B %Y")
+
+
+def _moment(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%d %B %Y, %H:%M %Z")
+
+
+def _cell(label: str, value: str) -> list[Flowable]:
+    return [Paragraph(escape(label.upper()), _LABEL), Paragraph(escape(value), _VALUE)]
+
+
+def _grid(rows: list[list[list[Flowable]]], widths: list[float]) -> Table:
+    table = Table(rows, colWidths=widths)
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+                ("INNERGRID", (0, 0), (-1, -1), 0.4, RULE),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return table
+
+
+def _heading(text: str) -> Table:
+    band = Table([[Paragraph(escape(text), _LABEL)]], colWidths=[170 * mm])
+    band.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), PALE), ("TOPPADDING", (0, 0), (-1, -1), 3)]))
+    return band
 
 
 def render_nopic_pdf(
     *,
-    nopic_number: str,
-    certifier_name: str,
+    certificate: Certificate,
+    form: NopicRequestForm,
     request_id: str,
-    certificate: BaseModel,
-    request: BaseModel,
+    certifier_name: str,
     timezone: str = "UTC",
 ) -> bytes:
-    """The certificate's PDF: the NOPIC number at the top, then the certificate, then the whole request.
-
-    Times are shown in `timezone` (the certifier's).
-    """
+    """One A4 page: the certificate of one NOPIC, unsealed. Only an issued (or since ended) NOPIC has one."""
+    if certificate.number is None or certificate.issued_at is None:
+        raise ValueError(f"commodity {certificate.commodity_index}: a pending NOPIC has no certificate")
     zone = ZoneInfo(timezone)
-    styles = getSampleStyleSheet()
-    number_style = ParagraphStyle("number", parent=styles["Title"], fontSize=26, leading=32, spaceAfter=4)
-    cell = ParagraphStyle("cell", parent=styles["BodyText"], fontSize=8.5, leading=10.5)
-    cell_label = ParagraphStyle("label", parent=cell, fontName="Helvetica-Bold")
-
-    def table(model: BaseModel) -> Table:
-        data = [
-            [Paragraph(escape(name), cell_label), Paragraph(escape(value), cell)]
-            for name, value in _rows(model, zone)
-        ]
-        t = Table(data, colWidths=[62 * mm, 108 * mm], repeatRows=0)
-        t.setStyle(
-            TableStyle(
-                [
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                    ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
-                ]
-            )
-        )
-        return t
-
+    exporter, importer, shipment = form.exporter, form.importer, form.shipment
+    half = 85 * mm
     story: list[Flowable] = [
-        Paragraph("NOP Import Certificate (NOPIC)", styles["Heading2"]),
-        Paragraph(escape(nopic_number), number_style),
-        Paragraph(f"Request {escape(request_id)}", styles["BodyText"]),
+        Paragraph("NOP Import Certificate", _TITLE),
         Paragraph(
-            f"Issued by {escape(certifier_name)} in the USDA Organic INTEGRITY Database. "
-            "The importer declares this number in ACE under message set OR2.",
-            styles["BodyText"],
+            "USDA National Organic Program · 7 CFR 205.273 · issued in the Organic INTEGRITY Database",
+            _SUBTITLE,
         ),
-        Spacer(1, 6 * mm),
-        Paragraph("Certificate", styles["Heading3"]),
-        table(certificate),
-        Spacer(1, 6 * mm),
-        Paragraph("Request", styles["Heading3"]),
-        table(request),
+        Paragraph(escape(certificate.number), _NUMBER),
+        Spacer(1, 4 * mm),
+        _grid(
+            [
+                [
+                    _cell("Issued by (certifying agent)", certifier_name),
+                    _cell("Date of issue", _moment(certificate.issued_at, zone)),
+                ]
+            ],
+            [half, half],
+        ),
+        Spacer(1, 3 * mm),
+        _heading("Operations"),
+        _grid(
+            [
+                [
+                    [
+                        *_cell("Exporter", exporter.name),
+                        *_cell("NOP operation ID", exporter.operation_id),
+                        *_cell("Country", country(exporter.country)),
+                    ],
+                    [
+                        *_cell("US importer of record", importer.name),
+                        *_cell("NOP operation ID", importer.operation_id),
+                        *_cell("Address", importer.address),
+                    ],
+                ]
+            ],
+            [half, half],
+        ),
+        Spacer(1, 3 * mm),
+        _heading("Product"),
+        _grid(
+            [
+                [
+                    _cell("Product, as labeled", certificate.product_name),
+                    _cell("HTS code", hts(certificate.hts_code)),
+                ],
+                [
+                    _cell("Organic standard", str(certificate.organic_standard.value)),
+                    _cell("Net weight", f"{certificate.net_kg:,f} kg"),
+                ],
+                [_cell("Lot numbers", ", ".join(certificate.lot_numbers) or "none given"), []],
+            ],
+            [half, half],
+        ),
+        Spacer(1, 3 * mm),
+        _heading("Shipment and validity"),
+        _grid(
+            [
+                [
+                    _cell("Country of export", country(shipment.export_country)),
+                    _cell("Port of export", shipment.export_port),
+                ],
+                [
+                    _cell("US port of entry", shipment.us_port_of_entry),
+                    _cell("Mode of transport", shipment.transport_mode.value),
+                ],
+                [
+                    _cell(
+                        "Valid for shipments",
+                        f"from {_day(form.timeframe.first_day)} to {_day(form.timeframe.last_day)}",
+                    ),
+                    [],
+                ],
+            ],
+            [half, half],
+        ),
+        Spacer(1, 5 * mm),
+        Paragraph(
+            "The US importer declares this NOPIC number in ACE under PGA message set OR2, on each line of "
+            "this product, with the net weight in kilograms and the lot numbers.",
+            _SMALL,
+        ),
+        Spacer(1, 2 * mm),
+        Paragraph(
+            f"Sealed electronically by {escape(certifier_name)}: a PDF reader shows the seal below, and "
+            f"whether this document was changed after it was sealed. Request reference {escape(request_id)}.",
+            _SMALL,
+        ),
     ]
+    void = VOID_MARKS.get(certificate.status)
+    if void is not None:
+        when = f" on {_moment(certificate.cancelled_at, zone)}" if certificate.cancelled_at else ""
+        why = f": {certificate.cancel_reason}" if certificate.cancel_reason else ""
+        story.insert(3, Paragraph(escape(f"{void}{when}{why}. Not valid for entry."), _VOID_NOTE))
+
+    def across_the_page(canvas: Canvas, _: object) -> None:
+        if void is None:
+            return
+        canvas.saveState()
+        canvas.setFillColor(VOID_RED)
+        canvas.setFillAlpha(0.22)
+        canvas.setFont("Helvetica-Bold", 96)
+        canvas.translate(A4[0] / 2, A4[1] / 2)
+        canvas.rotate(52)
+        canvas.drawCentredString(0, -30, void)
+        canvas.restoreState()
+
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
-        title=f"NOPIC {nopic_number}",
+        title=f"NOPIC {certificate.number}",
         author=certifier_name,
-        subject="NOP Import Certificate",
+        subject=f"NOP Import Certificate for {certificate.product_name}",
         invariant=True,
         leftMargin=20 * mm,
         rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=SEAL_BOX[3] + 6 * mm,  # the seal's box stays clear of the text
     )
-    doc.build(story)
+    # Long names or many lots shrink to fit: a certificate is one page.
+    doc.build([KeepInFrame(doc.width, doc.height, story, mode="shrink")], onFirstPage=across_the_page)
     return buffer.getvalue()
+
+
+class NopicPdfs:
+    """The sealed NOPIC PDFs of one certifier: rendered, then sealed with its key."""
+
+    def __init__(self, certifier_name: str, timezone: str, seal: Seal) -> None:
+        self._certifier_name = certifier_name
+        self._timezone = timezone
+        self.seal = seal
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NopicPdfs:
+        return cls(settings.certifier_name, settings.timezone, Seal.from_settings(settings))
+
+    def sealed(self, request_id: str, certificate: Certificate, form: NopicRequestForm) -> bytes:
+        pdf = render_nopic_pdf(
+            certificate=certificate,
+            form=form,
+            request_id=request_id,
+            certifier_name=self._certifier_name,
+            timezone=self._timezone,
+        )
+        void = VOID_MARKS.get(certificate.status)
+        reason = f"NOP Import Certificate {certificate.number}" + (f", {void.lower()}" if void else "")
+        return self.seal.seal(pdf, reason=reason, location=self._certifier_name, box=SEAL_BOX)

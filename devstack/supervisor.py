@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from temporalio.service import RPCError
 
+from activities.seal import ensure_seal
 from core.binaries import find_binary
 from core.db import migrate_url, resolve_database_url
 from core.logging import get_logger
@@ -210,7 +211,8 @@ class Stack:
         log.info("postgres answering", embedded=self._postgres is not None, database=_without_password(url))
         applied = await migrate_url(url)
         log.info("schema up to date", applied=[m.path.name for m in applied])
-        await ensure_first_admin(url)
+        await ensure_first_admin(url, self.settings)
+        ensure_seal(self.settings)
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}
         for child in entries:

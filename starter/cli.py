@@ -29,10 +29,12 @@ def up() -> None:
 @app.command()
 def api() -> None:
     """Serve the HTTP service alone (`nopic up` starts it for you)."""
+    from activities.seal import ensure_seal
     from web.main import create_app
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    ensure_seal(settings)  # made on first start unless the operator gave one (NOPIC_SEAL_KEY_FILE)
     # log_config=None: uvicorn's loggers go through our structlog handler instead of its own.
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
 
@@ -49,9 +51,12 @@ def worker() -> None:
 def migrate() -> None:
     """Apply the database's pending schema migrations, then exit (the API and worker need them applied).
 
-    On a service with no user yet it also creates the first admin and shows its credentials once, as the
-    first `nopic up` does: with compose, in `docker compose logs migrate`.
+    On a service with no user yet it also creates the first admin and leaves its credentials in
+    <home>/first-admin.txt, readable by the service only (never in a log), as the first `nopic up` does.
+    Without a seal of the operator's own (NOPIC_SEAL_KEY_FILE), it makes a self-signed one under
+    <home>/seal/ the first time.
     """
+    from activities.seal import ensure_seal
     from core.db import migrate_url, resolve_database_url
     from core.logging import get_logger
     from web.bootstrap import ensure_first_admin
@@ -64,12 +69,47 @@ def migrate() -> None:
         try:
             applied = await migrate_url(url)
             get_logger("nopic.migrate").info("schema up to date", applied=[m.path.name for m in applied])
-            await ensure_first_admin(url)
+            await ensure_first_admin(url, settings)
+            ensure_seal(settings)
         finally:
             if embedded is not None:
                 embedded.cleanup()
 
     asyncio.run(run())
+
+
+records_app = typer.Typer(help="The records of closed requests.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("keep-closed")
+def keep_closed() -> None:
+    """Keep the record of each request that closed under an earlier version, while Temporal still has it.
+
+    Run once after upgrading to the version that keeps records: from then on every closing change keeps
+    its request's record itself. Needs Temporal and PostgreSQL, as `nopic migrate` does.
+    """
+    from core.db import create_pool, resolve_database_url
+    from core.temporal import connect
+    from starter.records import keep_closed_requests
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> int:
+        url, embedded = await resolve_database_url(settings)
+        pool = await create_pool(url)
+        try:
+            client = await connect(settings)
+            return await keep_closed_requests(
+                client, pool, settings.temporal_task_queue, settings.records_retention_years
+            )
+        finally:
+            await pool.close()
+            if embedded is not None:
+                embedded.cleanup()
+
+    typer.echo(f"kept the records of {asyncio.run(run())} closed requests")
 
 
 @app.command("oid-sandbox")

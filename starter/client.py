@@ -1,7 +1,8 @@
 """The one module that starts, updates and queries `NopicRequest` workflows.
 
 The HTTP API, the dashboard and (through the API) the CLI all come here; none of them holds a business rule.
-The workflow decides: when it refuses an action, its reason comes back as `ActionRefused`.
+The workflow decides: when it refuses an action, its reason comes back as `ActionRefused`. A closed request
+is read from its record in PostgreSQL, which outlives the workflow.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+import asyncpg
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -23,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.request_records import KeptRequest, kept_request
 from core.logging import get_logger
 from domain import messages
 from domain.actions import spec_of
@@ -63,8 +66,15 @@ class EngineUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class RequestClient:
+    """Requests through their workflows; a closed request from its record when `records` is given.
+
+    A closed request is read from its record in PostgreSQL (`request_records`), whatever Temporal still
+    holds: the namespace's retention deletes closed workflows, the certifier keeps records for years.
+    """
+
     temporal: Client
     task_queue: str
+    records: asyncpg.Pool | None = None
 
     def _handle(self, request_id: str) -> WorkflowHandle[object, object]:
         return self.temporal.get_workflow_handle(workflow_id(request_id))
@@ -75,6 +85,9 @@ class RequestClient:
         """Start the request's workflow; its first state. Starting the same id again finds the first run,
         running or ended: a closed request is never started again."""
         start = NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=submitted_by)
+        kept = await self.kept(request_id)
+        if kept is not None:
+            return kept.state  # it ran and closed; its workflow may be gone, so never start it again
         try:
             await self.temporal.start_workflow(
                 WORKFLOW_TYPE,
@@ -100,8 +113,15 @@ class RequestClient:
                 return state
             await asyncio.sleep(0.05)
 
+    async def kept(self, request_id: str) -> KeptRequest | None:
+        """The record of a closed request; None while it is open, or without `records`."""
+        return await kept_request(self.records, request_id) if self.records is not None else None
+
     async def state(self, request_id: str, *, wait: float = 0.0) -> RequestState:
-        """The request's whole current state, from the workflow itself."""
+        """The request's whole current state: from the workflow while it is open, else from its record."""
+        kept = await self.kept(request_id)
+        if kept is not None:
+            return kept.state
         deadline = asyncio.get_running_loop().time() + wait
         while True:
             try:
@@ -111,6 +131,9 @@ class RequestClient:
                 return state
             except RPCError as exc:
                 if exc.status is RPCStatusCode.NOT_FOUND:
+                    kept = await self.kept(request_id)  # it closed, and its workflow is gone, since
+                    if kept is not None:
+                        return kept.state
                     raise RequestNotFound(request_id) from exc
                 # Not answerable yet (its first task has not run): try again for a short while.
                 if asyncio.get_running_loop().time() >= deadline:
@@ -147,6 +170,10 @@ class RequestClient:
 
     async def _refuse_if_ended(self, request_id: str, cause: RPCError) -> None:
         """An update to an ended workflow reads like "not found"; say instead that the request has ended."""
+        kept = await self.kept(request_id)
+        if kept is not None:
+            status = kept.state.status.value
+            raise ActionRefused(f"the request is {status} and takes no further actions") from cause
         try:
             description = await self._handle(request_id).describe()
         except RPCError:

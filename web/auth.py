@@ -1,7 +1,8 @@
 """Users, their API tokens and dashboard sessions, kept in PostgreSQL.
 
 Secrets are shown once and never stored: passwords as argon2 hashes, API tokens and session ids as their
-sha256 (they are long random strings, so a fast hash is enough to make a stolen table useless).
+sha256 (they are long random strings, so a fast hash is enough to make a stolen table useless). API tokens
+expire; an admin resets a password or issues a new token, people change their own password.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -28,15 +27,19 @@ from pydantic import (
 from core.logging import get_logger
 from domain.request import OperationId
 from domain.state import Actor, Role
+from web.passwords import (
+    MIN_PASSWORD_LENGTH,
+    UNKNOWN_USER_HASH,
+    hash_password,
+    new_password,
+    password_matches,
+)
 
 log = get_logger(__name__)
 
-# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): a fraction of a second per login.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
-_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _TOKEN_PREFIX = "nopic_"
 FIRST_ADMIN = "admin"
+DEFAULT_TOKEN_DAYS = 90
 
 
 def _folded(value: object) -> object:
@@ -95,10 +98,50 @@ class IssuedCredentials(BaseModel):
     user: User
     password: str
     token: str
+    token_expires_at: AwareDatetime
+
+
+class IssuedPassword(BaseModel):
+    """A password an admin reset: shown once; the user's sessions ended."""
+
+    user: User
+    password: str
+
+
+class IssuedToken(BaseModel):
+    """A new API token: shown once; the user's earlier tokens stopped working."""
+
+    user: User
+    token: str
+    token_expires_at: AwareDatetime
+
+
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=200),
+    Field(description=f"At least {MIN_PASSWORD_LENGTH} characters."),
+]
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(max_length=200)]
+    new_password: NewPassword
 
 
 class UserExists(ValueError):
     pass
+
+
+class PasswordRefused(ValueError):
+    """The password change breaks a rule; the message names the field."""
+
+
+class TokenExpired(Exception):
+    def __init__(self, expires_at: datetime) -> None:
+        super().__init__(f"The API token expired at {expires_at.isoformat()}: ask an admin for a new one.")
+        self.expires_at = expires_at
 
 
 def _sha256(secret: str) -> str:
@@ -112,14 +155,30 @@ def _user(row: asyncpg.Record) -> User:
     return User.model_validate(dict(row))
 
 
-def new_password() -> str:
-    # Four groups of five, easy to type from a terminal; about 100 bits.
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
+async def _issue_token(
+    conn: asyncpg.pool.PoolConnectionProxy, user_id: int, token_days: int
+) -> tuple[str, datetime]:
+    token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at: datetime = await conn.fetchval(
+        "INSERT INTO api_tokens (token_sha256, user_id, expires_at) "
+        "VALUES ($1, $2, now() + make_interval(days => $3)) RETURNING expires_at",
+        _sha256(token),
+        user_id,
+        token_days,
+    )
+    return token, expires_at
 
 
-async def create_user(pool: asyncpg.Pool, new: NewUser) -> IssuedCredentials:
-    password = new_password()
+async def create_user(
+    pool: asyncpg.Pool,
+    new: NewUser,
+    *,
+    token_days: int = DEFAULT_TOKEN_DAYS,
+    password: str | None = None,
+) -> IssuedCredentials:
+    """A new user with a password (drawn at random unless given) and an API token valid `token_days`."""
+    password = password or new_password()
+    password_hash = await hash_password(password)
     async with pool.acquire() as conn, conn.transaction():
         try:
             row = await conn.fetchrow(
@@ -129,21 +188,20 @@ async def create_user(pool: asyncpg.Pool, new: NewUser) -> IssuedCredentials:
                 new.display_name,
                 new.role.value,
                 new.operation_id,
-                _hasher.hash(password),
+                password_hash,
             )
         except asyncpg.UniqueViolationError as exc:
             raise UserExists(f"username: {new.username!r} is already taken") from exc
         assert row is not None
         user = _user(row)
-        token = _TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await conn.execute(
-            "INSERT INTO api_tokens (token_sha256, user_id) VALUES ($1, $2)", _sha256(token), user.user_id
-        )
+        token, expires_at = await _issue_token(conn, user.user_id, token_days)
     log.info("user created", username=user.username, role=user.role.value)
-    return IssuedCredentials(user=user, password=password, token=token)
+    return IssuedCredentials(user=user, password=password, token=token, token_expires_at=expires_at)
 
 
-async def create_first_admin(pool: asyncpg.Pool) -> IssuedCredentials | None:
+async def create_first_admin(
+    pool: asyncpg.Pool, *, token_days: int = DEFAULT_TOKEN_DAYS, password: str | None = None
+) -> IssuedCredentials | None:
     """On a service with no users yet, create the first admin; None when users exist already."""
     async with pool.acquire() as conn, conn.transaction():
         # Two processes starting at once must not both create one.
@@ -151,7 +209,10 @@ async def create_first_admin(pool: asyncpg.Pool) -> IssuedCredentials | None:
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
             return None
     return await create_user(
-        pool, NewUser(username=FIRST_ADMIN, display_name="Administrator", role=UserRole.ADMIN)
+        pool,
+        NewUser(username=FIRST_ADMIN, display_name="Administrator", role=UserRole.ADMIN),
+        token_days=token_days,
+        password=password,
     )
 
 
@@ -182,15 +243,20 @@ async def revoke_user(pool: asyncpg.Pool, username: str, now: datetime) -> User 
     return _user(row)
 
 
-async def user_for_token(pool: asyncpg.Pool, token: str) -> User | None:
+async def user_for_token(pool: asyncpg.Pool, token: str, now: datetime) -> User | None:
+    """The token's user; None when unknown or revoked; `TokenExpired` once past its expiry."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            f"SELECT {', '.join('u.' + c for c in _USER_COLUMNS.split(', '))} "
+            f"SELECT {', '.join('u.' + c for c in _USER_COLUMNS.split(', '))}, t.expires_at "
             "FROM api_tokens t JOIN users u USING (user_id) "
             "WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND u.revoked_at IS NULL",
             _sha256(token),
         )
-    return _user(row) if row else None
+    if row is None:
+        return None
+    if row["expires_at"] <= now:
+        raise TokenExpired(row["expires_at"])
+    return User.model_validate({k: row[k] for k in User.model_fields})
 
 
 async def check_password(pool: asyncpg.Pool, username: str, password: str) -> User | None:
@@ -200,14 +266,74 @@ async def check_password(pool: asyncpg.Pool, username: str, password: str) -> Us
             f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = $1",
             username.strip().lower(),
         )
-    stored = row["password_hash"] if row else _UNKNOWN_USER_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    stored = row["password_hash"] if row else UNKNOWN_USER_HASH
+    if not await password_matches(stored, password):
         return None
     if row is None or row["revoked_at"] is not None:
         return None
     return User.model_validate({k: row[k] for k in User.model_fields})
+
+
+async def change_password(
+    pool: asyncpg.Pool, user: User, change: PasswordChange, keep_session: str | None = None
+) -> bool:
+    """The user's own change: False when the current password is wrong. Its other sessions end."""
+    if change.new_password.strip().lower() == user.username:
+        raise PasswordRefused("new_password: must not be the username")
+    if change.new_password == change.current_password:
+        raise PasswordRefused("new_password: must differ from the current password")
+    if await check_password(pool, user.username, change.current_password) is None:
+        return False
+    await _set_password(pool, user.user_id, change.new_password, keep_session)
+    log.info("password changed", username=user.username)
+    return True
+
+
+async def reset_password(pool: asyncpg.Pool, username: str) -> IssuedPassword | None:
+    """An admin's reset: a new password drawn at random, every session of the user ended. None if unknown."""
+    user = await _find_user(pool, username)
+    if user is None:
+        return None
+    password = new_password()
+    await _set_password(pool, user.user_id, password, keep_session=None)
+    log.info("password reset", username=user.username)
+    return IssuedPassword(user=user, password=password)
+
+
+async def rotate_token(
+    pool: asyncpg.Pool, username: str, token_days: int, now: datetime
+) -> IssuedToken | None:
+    """A new API token for the user; its earlier tokens stop working at once. None if unknown."""
+    user = await _find_user(pool, username)
+    if user is None:
+        return None
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            user.user_id,
+            now,
+        )
+        token, expires_at = await _issue_token(conn, user.user_id, token_days)
+    log.info("token rotated", username=user.username)
+    return IssuedToken(user=user, token=token, token_expires_at=expires_at)
+
+
+async def _find_user(pool: asyncpg.Pool, username: str) -> User | None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username)
+    return _user(row) if row else None
+
+
+async def _set_password(pool: asyncpg.Pool, user_id: int, password: str, keep_session: str | None) -> None:
+    password_hash = await hash_password(password)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE users SET password_hash = $2 WHERE user_id = $1", user_id, password_hash)
+        # Whoever knew the old password is signed out everywhere, but the person changing it here.
+        await conn.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND session_sha256 IS DISTINCT FROM $2",
+            user_id,
+            _sha256(keep_session) if keep_session else None,
+        )
 
 
 class Session(BaseModel):

@@ -16,12 +16,14 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from core.settings import Settings
 from domain.state import RequestState
 from starter.client import RequestClient
 from web import auth
 from web.auth import User, UserRole
+from web.throttle import SignInThrottle
 
 SESSION_COOKIE = "nopic_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -64,11 +66,17 @@ def document_store(request: Request) -> DocumentStore:
     return store
 
 
+def certificate_pdfs(request: Request) -> CertificatePdfs:
+    pdfs: CertificatePdfs = request.app.state.certificate_pdfs
+    return pdfs
+
+
 Now = Annotated[datetime, Depends(now)]
 Db = Annotated[asyncpg.Pool, Depends(db)]
 AppSettings = Annotated[Settings, Depends(settings)]
 Requests = Annotated[RequestClient, Depends(request_client)]
 Documents = Annotated[DocumentStore, Depends(document_store)]
+Pdfs = Annotated[CertificatePdfs, Depends(certificate_pdfs)]
 
 
 def unauthenticated(message: str) -> HTTPException:
@@ -87,7 +95,10 @@ async def current_user(
     session_id: Annotated[str | None, Depends(session_scheme)],
 ) -> User:
     if token is not None:
-        user = await auth.user_for_token(pool, token.credentials)
+        try:
+            user = await auth.user_for_token(pool, token.credentials, at)
+        except auth.TokenExpired as exc:
+            raise unauthenticated(str(exc)) from exc
         if user is None:
             raise unauthenticated("The API token is unknown or revoked.")
         return user
@@ -132,3 +143,17 @@ def may_see(user: User, state: RequestState) -> bool:
 
 def session_lifetime(config: Settings) -> timedelta:
     return timedelta(hours=config.session_hours)
+
+
+def sign_in_throttle(request: Request) -> SignInThrottle:
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """Who is calling, as far as this process can tell (behind a proxy: see the README)."""
+    return request.client.host if request.client else "unknown"
+
+
+Throttle = Annotated[SignInThrottle, Depends(sign_in_throttle)]
+ClientAddress = Annotated[str, Depends(client_address)]

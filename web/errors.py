@@ -8,6 +8,7 @@ rule it broke (empty when the error is not about one field).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from activities.documents import DocumentMissing
+from activities.seal import SealUnavailable
 from core.logging import get_logger
 from starter.client import ActionRefused, EngineUnavailable, RequestNotFound
 
@@ -44,12 +47,20 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raise from a route to answer with the error shape: `ApiError(409, "already_issued", "...")`."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[FieldError] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields or []
+        self.headers = dict(headers or {})
 
 
 def error_response(
@@ -72,7 +83,7 @@ def _code_for(status: int) -> str:
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.fields)
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -130,6 +141,11 @@ async def _engine_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "engine_unavailable", str(exc))
 
 
+async def _seal_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("seal unavailable", error=str(exc))
+    return error_response(503, "seal_unavailable", f"The NOPIC PDF cannot be sealed now: {exc}")
+
+
 # What asyncpg raises while PostgreSQL is away: no server to connect to, or it went away mid-call.
 DATABASE_DOWN: tuple[type[Exception], ...] = (
     ConnectionError,
@@ -148,11 +164,45 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _document_missing(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DocumentMissing)
+    message = f"{str(exc)[:1].upper()}{str(exc)[1:]}: the service's operator restores it from the backup."
+    return error_response(410, "document_file_missing", message)
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OSError)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        log.error("disk full", error=repr(exc), path=request.url.path)
+        return error_response(
+            507,
+            "insufficient_storage",
+            "The document store's disk is full: nothing of this was kept and nothing changed. Tell the "
+            "service's operator; try again once there is room.",
+        )
+    return await _unexpected_error(request, exc)
+
+
+async def _database_full(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database disk full", error=repr(exc), path=request.url.path)
+    return error_response(
+        507,
+        "insufficient_storage",
+        "The database's disk is full: nothing was changed. Tell the service's operator; try again once "
+        "there is room.",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ActionRefused, _action_refused)
     app.add_exception_handler(RequestNotFound, _request_not_found)
     app.add_exception_handler(EngineUnavailable, _engine_unavailable)
+    app.add_exception_handler(SealUnavailable, _seal_unavailable)
+    app.add_exception_handler(DocumentMissing, _document_missing)
+    # The more specific OSErrors of DATABASE_DOWN keep their own handler: the closest type wins.
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(asyncpg.DiskFullError, _database_full)
     for error in DATABASE_DOWN:
         app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)

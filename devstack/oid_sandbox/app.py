@@ -150,6 +150,11 @@ def create_app(config: SandboxConfig) -> FastAPI:
         response: Response,
         idempotency_key: Annotated[str, Header(alias=IDEMPOTENCY_KEY_HEADER, min_length=1, max_length=200)],
     ) -> Nopic:
+        refused: list[str] = app.state.faults.refused_hts_codes
+        if data.hts_code in refused and store.nopic_for_key(idempotency_key) is None:
+            raise SandboxError(
+                422, "product_not_certified", f"the exporter is not certified for HTS code {data.hts_code}"
+            )
         nopic, created = store.create_nopic(idempotency_key, data)
         if not created:
             response.status_code = 200

@@ -91,6 +91,14 @@ class SandboxStore:
 
     # NOPICs
 
+    def nopic_for_key(self, idempotency_key: str) -> Nopic | None:
+        """The NOPIC this idempotency key created, if it created one."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT body FROM nopics WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+        return Nopic.model_validate_json(row[0]) if row else None
+
     def create_nopic(self, idempotency_key: str, data: NopicCreate) -> tuple[Nopic, bool]:
         """The NOPIC for this key: the existing one if any, else a new one. True if new."""
         with self._transaction() as db:

@@ -80,3 +80,29 @@ def users_revoke(username: str, as_json: JsonOption = False) -> None:
         print_json(user)
     else:
         out.print(f"revoked {user['username']}", highlight=False)
+
+
+@users_app.command("reset-password")
+def users_reset_password(username: str, as_json: JsonOption = False) -> None:
+    """Reset a user's password: the new one is printed this once, the user's sessions end."""
+    reset = call("POST", f"/users/{username}/password")
+    if as_json:
+        print_json(reset)
+        return
+    out.print(f"reset the password of {reset['user']['username']}. Shown once:", highlight=False)
+    out.print(f"  password: {reset['password']}", highlight=False)
+
+
+@users_app.command("new-token")
+def users_new_token(username: str, as_json: JsonOption = False) -> None:
+    """Issue a user a new API token, printed this once; its earlier tokens stop working."""
+    issued = call("POST", f"/users/{username}/token")
+    if as_json:
+        print_json(issued)
+        return
+    out.print(
+        f"new token for {issued['user']['username']}, valid until {issued['token_expires_at'][:10]}. "
+        "Shown once:",
+        highlight=False,
+    )
+    out.print(f"  token: {issued['token']}", highlight=False)

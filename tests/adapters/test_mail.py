@@ -17,6 +17,7 @@ from typing import Any
 import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 from temporalio.testing import ActivityEnvironment
 
@@ -30,6 +31,7 @@ from activities.notifications import (
     NotificationUndeliverable,
     Sent,
 )
+from activities.seal import ensure_seal
 from core.settings import Settings
 from devstack.smtp_sink import OutboxHandler, smtp_sink
 from domain.policy import IssuanceMode
@@ -87,7 +89,9 @@ def notification(kind: NotificationKind, audience: Audience, **details: Any) -> 
 async def sink(tmp_path: Path) -> AsyncIterator[tuple[Settings, Path]]:
     outbox = tmp_path / "outbox"
     async with smtp_sink("127.0.0.1", 0, outbox) as port:
-        yield Settings(home=tmp_path, smtp_host="127.0.0.1", smtp_port=port), outbox
+        settings = Settings(home=tmp_path, smtp_host="127.0.0.1", smtp_port=port)
+        ensure_seal(settings)
+        yield settings, outbox
 
 
 def delivered(outbox: Path) -> list[EmailMessage]:
@@ -116,6 +120,9 @@ async def test_the_exporter_gets_the_nopics_with_one_pdf_each(sink: tuple[Settin
     assert NUMBERS[0] in first
     assert "Organic roasted coffee beans" in first
     assert "Certisys" in first
+    assert "Organic cocoa nibs" not in first, "each PDF holds its own NOPIC only"
+    [seal] = PdfFileReader(io.BytesIO(pdfs[f"NOPIC-{NUMBERS[0]}.pdf"])).embedded_signatures
+    assert seal.field_name == "CertifierSeal"
 
 
 async def test_the_importer_gets_what_to_declare_in_ace(sink: tuple[Settings, Path]) -> None:

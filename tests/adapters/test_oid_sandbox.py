@@ -173,3 +173,22 @@ async def test_a_hanging_call_times_out_on_the_client(
         await client.get(f"/api/v1/operations/{EXPORTER}", timeout=0.1)
     oid_sandbox.set_faults(Faults())
     assert (await client.get("/health")).status_code == 200
+
+
+async def test_a_refused_product_gets_no_nopic_while_the_others_of_the_request_do(
+    client: httpx.AsyncClient,
+) -> None:
+    issued_before = await post_nopic(client, "r-8", 0, hts_code="0804200000")
+    await client.put("/admin/faults", json={"refused_hts_codes": ["0804200000", "0801320000"]})
+    refused = await post_nopic(client, "r-8", 1, hts_code="0801320000")
+    issued = await post_nopic(client, "r-8", 2, hts_code="0806201000")
+    again = await post_nopic(client, "r-8", 0, hts_code="0804200000")
+    await client.put("/admin/faults", json={})
+
+    assert (refused.status_code, refused.json()["error"]) == (422, "product_not_certified")
+    assert "0801320000" in refused.json()["detail"]
+    assert issued.status_code == 201
+    assert again.status_code == 200, "one issued before the refusal is still answered to its key"
+    assert again.json()["number"] == issued_before.json()["number"]
+    stored = (await client.get("/api/v1/nopics", params={"request_id": "r-8"})).json()
+    assert sorted(n["commodity_index"] for n in stored) == [0, 2]

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.support.browser import as_person, signed_in, snap
+from tests.support.browser import CSP_VIOLATIONS, as_person, signed_in, snap
 from tests.support.dirs import EXAMPLES
 from tests.support.stack import ApiStack, complete_request, first_shipment, request_body, today
 
@@ -116,6 +116,7 @@ async def test_admin_creates_people_exporter_submits_and_uploads_reviewer_approv
     await expect(exporter.locator("h1 .badge")).to_have_text("active")
     await expect(exporter.locator("#audit")).to_contain_text("Rita")
     await snap(exporter, "06-exporter-active")
+    assert CSP_VIOLATIONS == []
 
 
 async def test_a_refused_action_shows_the_workflows_reason_inline(browser: Browser, stack: ApiStack) -> None:

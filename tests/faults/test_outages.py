@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import pytest
 
 from devstack.supervisor import RunningChild
 from tests.support.lifecycles import assert_nothing_lost, run_lifecycles
-from tests.support.process_stack import FaultStack, fault_stack
+from tests.support.process_stack import FaultStack, Metrics, fault_stack
 
 pytestmark = pytest.mark.faults
 
@@ -35,16 +36,31 @@ async def stack() -> AsyncIterator[FaultStack]:
         yield running
 
 
+@dataclass(frozen=True)
+class Felt:
+    """How the worker shows it met the outage: a counter of its SDK metrics that went up meanwhile."""
+
+    what: str
+    metrics: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def count(self, metrics: Metrics) -> float:
+        return sum(metrics.total(name, **self.labels) for name in self.metrics)
+
+
 async def through_an_outage(
     stack: FaultStack,
     tag: str,
     down: Callable[[], Awaitable[None]],
     up: Callable[[], Awaitable[None]],
+    felt: Felt,
     meanwhile: Callable[[], Awaitable[None]] | None = None,
 ) -> list[str]:
-    """Requests start, the outage begins once they are under way, lasts a while, ends; they all finish."""
+    """Requests start, the outage begins once they are under way, lasts a while, ends; the worker felt it
+    (`felt` went up while it lasted: the fault was hit, not slept through); they all finish."""
     lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, tag, concurrency=5))
     await asyncio.sleep(1.0)
+    before = felt.count(await stack.worker_metrics())
     await down()
     try:
         if meanwhile is not None:
@@ -52,6 +68,9 @@ async def through_an_outage(
         await asyncio.sleep(OUTAGE_SECONDS)
     finally:
         await up()
+    during = felt.count(await stack.worker_metrics()) - before
+    print(f"{tag}: {during:.0f} {felt.what} while it was away")
+    assert during > 0, f"the outage was never hit: no {felt.what} while it lasted"
     ids = await lifecycles
     print(await assert_nothing_lost(stack, ids))
     return ids
@@ -77,7 +96,13 @@ async def test_temporal_stopped_and_started_again_loses_nothing(stack: FaultStac
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "engine_unavailable"
 
-    await through_an_outage(stack, "temporal", *child_away(stack, "temporal"), engine_unavailable)
+    # The worker's calls to the server (its polls, the completions of activities it ran) fail meanwhile.
+    calls_failed = Felt(
+        "calls to Temporal failed", ("temporal_long_request_failure", "temporal_request_failure")
+    )
+    await through_an_outage(
+        stack, "temporal", *child_away(stack, "temporal"), calls_failed, engine_unavailable
+    )
 
 
 async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stack: FaultStack) -> None:
@@ -89,10 +114,18 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
         assert error["code"] == "database_unavailable"
         assert "database does not answer" in error["message"]
 
+    records_failed = Felt(
+        "records activities failed",
+        ("temporal_activity_execution_failed",),
+        {"activity_type": "record_change"},
+    )
     await through_an_outage(
-        stack, "postgres", stack.stop_postgres, stack.start_postgres, database_unavailable
+        stack, "postgres", stack.stop_postgres, stack.start_postgres, records_failed, database_unavailable
     )
 
 
 async def test_smtp_away_for_a_while_delivers_every_message_once_after(stack: FaultStack) -> None:
-    await through_an_outage(stack, "smtp", *child_away(stack, "smtp_sink"))
+    mail_failed = Felt(
+        "notifications failed", ("temporal_activity_execution_failed",), {"activity_type": "notify"}
+    )
+    await through_an_outage(stack, "smtp", *child_away(stack, "smtp_sink"), mail_failed)

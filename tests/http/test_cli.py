@@ -92,6 +92,12 @@ async def test_users_are_managed_by_an_admin_only(stack: ApiStack) -> None:
     assert bad.exit_code == 1
     assert "operation_id" in bad.stderr
 
+    reset = await nopic(stack, stack.admin, "users", "reset-password", "erik")
+    assert reset.exit_code == 0 and "password: " in reset.stdout, reset.output
+    token = await nopic(stack, stack.admin, "users", "new-token", "erik", "--json")
+    assert token.exit_code == 0, token.output
+    assert json.loads(token.stdout)["token"].startswith("nopic_")
+
     revoked = await nopic(stack, stack.admin, "users", "revoke", "erik")
     assert revoked.exit_code == 0, revoked.output
 

@@ -470,3 +470,19 @@ async def test_the_installed_project_has_every_data_file_of_its_packages(tmp_pat
         }
 
     assert files(source) == files(tmp_path / "installed")
+
+
+def test_the_mtls_override_applies_to_the_stacks_services_with_the_services_settings() -> None:
+    override = yaml.safe_load((ROOT / "deploy" / "temporal" / "docker-compose.mtls.yml").read_text())
+    services: dict[str, dict[str, Any]] = override["services"]
+    assert set(services) <= set(SERVICES)
+    assert {"temporal", "worker", "api"} <= set(services)
+    assert services["temporal"]["environment"]["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true"
+    for name in ("worker", "api"):
+        variables = services[name]["environment"]
+        assert {k.removeprefix("NOPIC_").lower() for k in variables} <= set(Settings.model_fields), name
+        assert variables["NOPIC_TEMPORAL_TLS_CERT"].startswith("/run/secrets/temporal/")
+        # The override's volumes replace none of the service's own: the data volume stays mounted.
+        assert "nopic-data:/var/lib/nopic" in services[name]["volumes"]
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert "secrets" in ignored, "the certificates' keys never go into the image"

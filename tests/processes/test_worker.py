@@ -15,6 +15,7 @@ from activities.oid_http import HttpOidGateway
 from activities.oid_public import PublicDataOperations
 from core.settings import Settings
 from tests.support.workflows import StampInput, WaitThenStamp, stamp_checklist
+from workflows.collect_documents import CollectUnreferencedDocuments
 from workflows.digest import DailyDigest
 from workflows.nopic_request import NopicRequest
 
@@ -22,12 +23,13 @@ from workflows.nopic_request import NopicRequest
 async def test_the_service_registers_its_workflows_and_every_activity_on_real_adapters(
     time_skipping_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert worker.workflows() == [NopicRequest, DailyDigest]
+    assert worker.workflows() == [NopicRequest, DailyDigest, CollectUnreferencedDocuments]
     registered = build_activities(worker.adapters(Settings(home=tmp_path), db_pool))
     assert sorted(activity.__name__ for activity in registered) == [
         "cancel_nopic",
         "claim_nopic_number",
         "collect_digest",
+        "collect_unreferenced_documents",
         "issue_nopic",
         "lookup_operation",
         "notify",

@@ -32,8 +32,19 @@ async def snap(page: Page, name: str) -> None:
         await page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
+# What Chromium reports blocked by the pages' Content-Security-Policy: the dashboard needs no inline
+# script or style, so nothing may be.
+CSP_VIOLATIONS: list[str] = []
+
+
 async def signed_in(browser: Browser, stack: ApiStack, username: str, password: str) -> Page:
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    page.on(
+        "console",
+        lambda message: CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+        if "Content Security Policy" in message.text
+        else None,
+    )
     await page.goto(f"{stack.url}/ui")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.get_by_label("Username").fill(username)

@@ -2,8 +2,8 @@
 
 Its own embedded PostgreSQL, a Temporal dev server persisted to a SQLite file, the OID sandbox, the SMTP
 sink, the real worker (`python -m worker`) and the HTTP service, each a subprocess on free ports under a
-home of its own. The test can kill -9 the worker, restart any child, and stop PostgreSQL, then start each
-again as the supervisor would.
+home of its own. The test can kill -9 the worker, restart any child, start a second worker, read each
+worker's SDK metrics, and stop PostgreSQL, then start each again as the supervisor would.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -25,10 +25,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from temporalio.client import Client
 
 from activities.oid_contract import API_KEY_HEADER, Faults
 from core.db import DATABASE_NAME, create_pool, ensure_database, start_embedded_postgres, with_database
 from core.settings import Settings
+from core.temporal import connect
 from devstack.supervisor import RunningChild, Stack, stop_child
 from tests.support.dirs import data_dir_outside_pytest_tmp
 from tests.support.servers import free_port
@@ -56,6 +58,10 @@ class FaultStack:
     pool: asyncpg.Pool
     reviewer: Person
     exporter: Person
+    # Each worker's Temporal SDK metrics (`/metrics` on NOPIC_WORKER_METRICS_PORT), by child name; the
+    # variables a child has beyond the stack's (a second worker's own metrics port).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    child_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -67,9 +73,31 @@ class FaultStack:
     def child(self, name: str) -> RunningChild:
         return self.stack.child(name)
 
+    def _env(self, name: str) -> dict[str, str]:
+        return {**os.environ, "NOPIC_DATABASE_URL": self.database_url, **self.child_env.get(name, {})}
+
     async def _start(self, running: RunningChild) -> None:
         self.stack.running.remove(running)
-        await self.stack.start_child(running.child, {**os.environ, "NOPIC_DATABASE_URL": self.database_url})
+        await self.stack.start_child(running.child, self._env(running.child.name))
+
+    async def add_worker(self, name: str) -> None:
+        """Another worker process on the same task queue, as `docker compose --scale worker=2` runs one."""
+        port = free_port()
+        self.metrics_ports[name] = port
+        self.child_env[name] = {"NOPIC_WORKER_METRICS_PORT": str(port)}
+        await self.stack.start_child(replace(self.child("worker").child, name=name), self._env(name))
+
+    async def worker_metrics(self, name: str = "worker") -> Metrics:
+        """The worker's SDK metrics now; empty while it does not answer (dead, or still starting)."""
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                answer = await http.get(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics")
+        except httpx.HTTPError:
+            return Metrics({})
+        return Metrics.parse(answer.text)
+
+    async def temporal(self) -> Client:
+        return await connect(self.settings)
 
     async def kill(self, name: str, *, restart: bool = True) -> RunningChild:
         """kill -9, no goodbye, then start it again as the supervisor does; with `restart=False` it stays
@@ -128,6 +156,32 @@ class FaultStack:
 
 
 @dataclass(frozen=True)
+class Metrics:
+    """Prometheus samples of a worker: (metric name, its labels) -> value."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    @classmethod
+    def parse(cls, text: str) -> Metrics:
+        samples = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            series, _, value = line.rpartition(" ")
+            name, _, labels = series.partition("{")
+            pairs = frozenset(
+                tuple(pair.split("=", 1)) for pair in labels.rstrip("}").replace('"', "").split(",") if pair
+            )
+            samples[(name, pairs)] = float(value)  # type: ignore[index]
+        return cls(samples)
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of `name` over the series whose labels include `labels`."""
+        wanted = set(labels.items())
+        return sum(v for (metric, pairs), v in self.samples.items() if metric == name and wanted <= pairs)
+
+
+@dataclass(frozen=True)
 class SinkMessage:
     """One message as the SMTP sink stored it: what tells a repeat from another message."""
 
@@ -164,7 +218,7 @@ async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
     postgres = await asyncio.to_thread(start_embedded_postgres, home / "pgdata")
     database_url = with_database(postgres.get_uri(), DATABASE_NAME)
     await ensure_database(database_url)
-    sandbox_port = free_port()
+    sandbox_port, metrics_port = free_port(), free_port()
     values = {
         "NOPIC_HOME": str(home),
         "NOPIC_DATABASE_URL": database_url,
@@ -176,6 +230,8 @@ async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
         "NOPIC_SMTP_PORT": str(free_port()),
         "NOPIC_ISSUANCE_MODE": "api",
         "NOPIC_LOG_LEVEL": "WARNING",
+        # The worker's SDK metrics: what the tests read to know a fault was hit, or a kill landed mid-work.
+        "NOPIC_WORKER_METRICS_PORT": str(metrics_port),
         **extra,
     }
     with environment(values):
@@ -188,6 +244,7 @@ async def fault_stack(**extra: str) -> AsyncIterator[FaultStack]:
             reviewer = await person(pool, "rita", UserRole.REVIEWER)
             exporter = await person(pool, "eddy", UserRole.EXPORTER, EXPORTER_OPERATION)
             running = FaultStack(settings, stack, database_url, postgres, pool, reviewer, exporter)
+            running.metrics_ports["worker"] = metrics_port
             yield running
         finally:
             if running is not None:

@@ -19,15 +19,19 @@ from typing import Any
 
 import asyncpg
 import httpx
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import Adapters, build_activities
+from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
 from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
+from activities.pdf import NopicPdfs
 from activities.records_pg import PgRecordsStore
+from activities.seal import ensure_seal
 from core.db import create_pool
 from core.settings import Settings
 from devstack.oid_sandbox.app import SandboxConfig
@@ -78,9 +82,22 @@ class ApiStack:
     reviewer: Person
     exporter: Person
     other_exporter: Person
+    temporal: Client
 
     def client(self, person: Person | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers=person.headers if person else {}, timeout=30)
+
+    async def dashboard(self, person: Person) -> httpx.AsyncClient:
+        """A client signed in to the dashboard as `person`, as a browser is: the session cookie only."""
+        http = httpx.AsyncClient(base_url=self.url, timeout=30)
+        form = await http.get("/ui/login")
+        csrf = form.cookies["nopic_login_csrf"]
+        answer = await http.post(
+            "/ui/login",
+            data={"csrf_token": csrf, "username": person.username, "password": person.password},
+        )
+        assert answer.status_code == 303, answer.text
+        return http
 
 
 async def person(
@@ -117,7 +134,10 @@ async def running_stack(
                 oid_api_key=SANDBOX_KEY,
                 smtp_port=smtp_port,
             )
+            ensure_seal(settings)
             gateway = HttpOidGateway.from_settings(settings)
+            store = DocumentStore.from_settings(settings, pool)
+            pdfs = CertificatePdfs(pool, store, NopicPdfs.from_settings(settings))
             adapters = Adapters(
                 oid=gateway,
                 operations=gateway,
@@ -125,6 +145,7 @@ async def running_stack(
                 records=PgRecordsStore(pool),
                 numbers=PgNumberRegistry(pool),
                 db=pool,
+                closed_request_pdfs=pdfs,
             )
             worker = Worker(
                 env.client,
@@ -143,6 +164,7 @@ async def running_stack(
                     reviewer=await person(pool, "rita", UserRole.REVIEWER),
                     exporter=await person(pool, "eddy", UserRole.EXPORTER, EXPORTER_OPERATION),
                     other_exporter=await person(pool, "olga", UserRole.EXPORTER, OTHER_EXPORTER_OPERATION),
+                    temporal=env.client,
                 )
             await gateway.aclose()
     finally:

@@ -18,6 +18,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.oid_contract import Faults
+from activities.seal import ensure_seal
 from core.settings import Settings
 from devstack.smtp_sink import smtp_sink
 from domain.messages import Approve
@@ -58,6 +59,7 @@ async def service(
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
         )
+        ensure_seal(settings)  # the exporter's NOPIC mail carries the sealed PDFs
         worker = build_worker(dev_server_env.client, settings, db_pool)
         assert worker is not None
         async with worker:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import Settings
-from starter.client import EngineUnavailable, RequestNotFound
 from web.dashboard.forms import local_and_zone, time_zones
 from web.dashboard.pages import router
 from web.dashboard.render import templates
 from web.dashboard.session import LoginRequired, login_url
-from web.errors import ApiError
 
 
 def when(value: datetime | date | None, zone: ZoneInfo | None = None) -> str:
@@ -55,27 +53,24 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         assert isinstance(exc, LoginRequired)
         return RedirectResponse(login_url(exc.next_path), status_code=303)
 
-    async def error_page(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, ApiError):
-            status, message = exc.status, exc.message
-        elif isinstance(exc, RequestNotFound):
-            status, message = 404, f"There is no request {exc}."
-        elif isinstance(exc, EngineUnavailable):
-            status, message = 503, str(exc)
-        else:
-            assert isinstance(exc, StarletteHTTPException)
-            status, message = exc.status_code, str(exc.detail)
-        context = {"status": status, "message": message}
-        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    async def error_page(request: Request, answer: Response) -> Response:
+        """The API's error answer as a page: the same status and message, for a person."""
+        body = json.loads(bytes(answer.body)) if isinstance(answer, JSONResponse) else {}
+        message = body.get("error", {}).get("message", "Something went wrong.")
+        context = {"status": answer.status_code, "message": message}
+        page = templates.TemplateResponse(request, "error.html", context, status_code=answer.status_code)
+        page.headers.update({k: v for k, v in answer.headers.items() if k.lower() == "retry-after"})
+        return page
 
     app.add_exception_handler(LoginRequired, login_required)
-    for kind in (ApiError, StarletteHTTPException, RequestNotFound, EngineUnavailable):
+    kinds = [kind for kind in app.exception_handlers if kind is not LoginRequired and isinstance(kind, type)]
+    for kind in kinds:
         json_handler: Handler = app.exception_handlers[kind]  # type: ignore[assignment]
 
         async def by_path(request: Request, exc: Exception, json_handler: Handler = json_handler) -> Response:
-            if request.url.path.startswith("/ui"):
-                return await error_page(request, exc)
             answer: Response = await json_handler(request, exc)
+            if request.url.path.startswith("/ui") and answer.status_code >= 400:
+                return await error_page(request, answer)
             return answer
 
         app.add_exception_handler(kind, by_path)

@@ -9,18 +9,25 @@ decides what is valid: that is the models' (and the workflow's) job.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from starlette.datastructures import FormData, UploadFile
-
 from domain.request import AdditionalDocument, DocumentKind, NopicRequestForm
+from web.uploads import IncomingFile, Upload
 
 COMMODITY_ROWS = 3
 UPLOAD_SLOTS = 6
 
 
-def text(form: FormData, name: str) -> str | None:
+class Form(Protocol):
+    """A posted form: a plain one (`FormData`) or one with files (`web.uploads.Upload`)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def multi_items(self) -> list[tuple[str, Any]]: ...
+
+
+def text(form: Form, name: str) -> str | None:
     """A text field, stripped; None when empty or absent."""
     value = form.get(name)
     if isinstance(value, str) and value.strip():
@@ -45,7 +52,7 @@ def time_zones(certifier_zone: str) -> list[str]:
     return list(dict.fromkeys([*US_PORT_ZONES, certifier_zone, "UTC"]))
 
 
-def aware(form: FormData, name: str) -> str | None:
+def aware(form: Form, name: str) -> str | None:
     """A `datetime-local` value with the zone chosen beside it (`<name>_zone`, UTC when none came) as
     ISO 8601; what cannot be read is passed on as typed, for the model to name the field."""
     local = text(form, name)
@@ -76,7 +83,7 @@ def _lines(value: str | None, separator: str = ",") -> list[str]:
     return [part.strip() for part in (value or "").split(separator) if part.strip()]
 
 
-def submission_data(form: FormData) -> dict[str, Any]:
+def submission_data(form: Form) -> dict[str, Any]:
     """The submission form as the JSON body of `POST /requests` (documents are added by the caller)."""
     commodities = []
     for row in range(COMMODITY_ROWS):
@@ -184,18 +191,18 @@ def form_values(form: NopicRequestForm) -> dict[str, str] | None:
     return values
 
 
-def uploads(form: FormData, slots: int = UPLOAD_SLOTS) -> list[tuple[UploadFile, str, str | None]]:
+def uploads(form: Upload, slots: int = UPLOAD_SLOTS) -> list[tuple[IncomingFile, str, str | None]]:
     """(file, kind, supplier) for each upload slot `files.N` that holds a file."""
     chosen = []
     for slot in range(slots):
-        file = form.get(f"files.{slot}")
-        if isinstance(file, UploadFile) and file.filename:
+        file = form.file(f"files.{slot}")
+        if file is not None:
             kind = text(form, f"kinds.{slot}") or DocumentKind.OTHER.value
             chosen.append((file, kind, text(form, f"suppliers.{slot}")))
     return chosen
 
 
-def kilograms(form: FormData) -> list[dict[str, str]]:
+def kilograms(form: Form) -> list[dict[str, str]]:
     """The `kg.<commodity index>` fields that hold a quantity, as the API's quantities."""
     return [
         {"commodity_index": key.removeprefix("kg."), "net_kg": value.strip()}
@@ -204,7 +211,7 @@ def kilograms(form: FormData) -> list[dict[str, str]]:
     ]
 
 
-def action_body(action: str, form: FormData) -> dict[str, Any]:
+def action_body(action: str, form: Form) -> dict[str, Any]:
     """The JSON body of one action from its dashboard form (file fields are handled by the caller)."""
     body: dict[str, Any]
     match action:

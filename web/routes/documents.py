@@ -6,10 +6,10 @@ import hashlib
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Response, UploadFile
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 
-from activities.documents import DocumentRejected, DocumentStore
+from activities.documents import DocumentMissing, DocumentRejected, DocumentStore
 from domain import messages
 from domain.request import DocumentKind, DocumentReference
 from domain.state import RequestState
@@ -18,8 +18,10 @@ from web.action_checks import granted_upload, may_read
 from web.auth import User
 from web.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
 from web.errors import ApiError, ErrorResponse, FieldError
+from web.headers import attachment_headers
 from web.metrics import count_action
 from web.routes.requests import RequestIdPath
+from web.uploads import IncomingFile, UploadLimits, read_upload
 from web.visibility import visible_state
 
 router = APIRouter(tags=["documents"])
@@ -29,7 +31,9 @@ _RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorResponse, "description": "Signed in, but this role may not do this."},
     404: {"model": ErrorResponse, "description": "No such request or document, or not one of yours."},
     409: {"model": ErrorResponse, "description": "The workflow refused the documents; the message says why."},
-    413: {"model": ErrorResponse, "description": "A file is larger than the upload limit."},
+    410: {"model": ErrorResponse, "description": "The document is known, but its file is gone."},
+    413: {"model": ErrorResponse, "description": "A file, the files or the body are over their limit."},
+    415: {"model": ErrorResponse, "description": "The body is not multipart/form-data."},
     422: {"model": ErrorResponse, "description": "A file or field breaks a rule; each is named."},
 }
 
@@ -44,26 +48,23 @@ def _rejected(field: str, message: str) -> ApiError:
     )
 
 
-def _too_large(field: str, limit: int) -> ApiError:
-    message = f"is more than the limit of {limit} bytes"
-    fields = [FieldError(field=field, rule="max_bytes", message=message)]
-    return ApiError(413, "file_too_large", f"{field}: {message}", fields)
-
-
 async def store_uploads(
     store: DocumentStore,
-    uploads: list[tuple[str, bytes, DocumentKind, str | None]],
     user: User,
+    uploads: list[tuple[IncomingFile, DocumentKind, str | None]],
     operation_id: str | None,
+    field: str = "files",
 ) -> list[DocumentReference]:
-    """Keep each (file name, content, kind, supplier) in the document store, uploaded by `user` for the
-    requests of `operation_id`; a reference for each."""
+    """Keep each uploaded (file, kind, supplier) in the document store, as `user`'s, for the requests of
+    `operation_id` (none: the certifier's own, for a reviewer to name); a reference for each."""
     references = []
-    for position, (name, content, kind, supplier) in enumerate(uploads):
+    for position, (incoming, kind, supplier) in enumerate(uploads):
         try:
-            stored = await store.store(content, name or "upload")
+            stored = await store.adopt(
+                incoming.path, incoming.sha256, incoming.size, incoming.head, incoming.filename, user.username
+            )
         except DocumentRejected as exc:
-            raise _rejected(f"files.{position}", str(exc)) from exc
+            raise _rejected(f"{field}.{position}", str(exc)) from exc
         await granted_upload(store, user, operation_id, stored.sha256)
         references.append(
             DocumentReference(
@@ -111,6 +112,22 @@ async def deliver_documents(
     return state
 
 
+def _multipart(description: str, properties: dict[str, object], required: list[str]) -> dict[str, object]:
+    """The body as the OpenAPI schema shows it: the route reads it as a stream (`web.uploads`)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"multipart/form-data": {"schema": schema}},
+        }
+    }
+
+
+_FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
 @router.post(
     "/requests/{request_id}/documents",
     response_model=RequestState,
@@ -119,33 +136,42 @@ async def deliver_documents(
     "empty for none) names the supplier a transaction certificate or purchase invoice comes from. "
     "Only PDF, PNG and JPEG, recognised by their content. The answer is the request's new state.",
     responses=_RESPONSES,
+    openapi_extra=_multipart(
+        "The documents and their kinds.",
+        {
+            "files": _FILES,
+            "kind": {"type": "array", "items": {"enum": [k.value for k in DocumentKind]}},
+            "supplier": _STRINGS,
+        },
+        ["files", "kind"],
+    ),
 )
 async def upload(
+    request: Request,
     request_id: RequestIdPath,
     user: ExporterOrReviewer,
     requests: Requests,
     store: Documents,
     config: AppSettings,
     at: Now,
-    files: Annotated[list[UploadFile], File(description="The documents.")],
-    kind: Annotated[list[DocumentKind], Form(description="The kind of each file, in order.")],
-    supplier: Annotated[list[str] | None, Form(description="The supplier of each file, in order.")] = None,
 ) -> RequestState:
-    state = await visible_state(requests, user, request_id)
-    suppliers = supplier or []
-    if len(kind) != len(files):
-        raise _rejected("kind", f"give one kind per file: {len(files)} files, {len(kind)} kinds")
-    if suppliers and len(suppliers) != len(files):
-        raise _rejected("supplier", f"give one supplier per file, or none: {len(files)} files")
-    limit = config.max_upload_bytes
-    uploads = []
-    for position, file in enumerate(files):
-        content = await file.read(limit + 1)  # one byte over the limit is enough to refuse it
-        if len(content) > limit:
-            raise _too_large(f"files.{position}", limit)
-        name = file.filename or "upload"
-        uploads.append((name, content, kind[position], (suppliers[position].strip() if suppliers else None)))
-    references = await store_uploads(store, uploads, user, state.form.exporter.operation_id)
+    state = await visible_state(requests, user, request_id)  # who may, before a byte of the body is read
+    async with await read_upload(request, UploadLimits.from_settings(config), store.incoming) as body:
+        files, kinds, suppliers = body.files_of("files"), body.getlist("kind"), body.getlist("supplier")
+        if not files:
+            raise _rejected("files", "give at least one file")
+        if len(kinds) != len(files):
+            raise _rejected("kind", f"give one kind per file: {len(files)} files, {len(kinds)} kinds")
+        if suppliers and len(suppliers) != len(files):
+            raise _rejected("supplier", f"give one supplier per file, or none: {len(files)} files")
+        try:
+            parsed = [DocumentKind(kind) for kind in kinds]
+        except ValueError as exc:
+            raise _rejected("kind", f"each is one of {', '.join(k.value for k in DocumentKind)}") from exc
+        chosen = [
+            (file, parsed[i], suppliers[i].strip() if suppliers else None) for i, file in enumerate(files)
+        ]
+        references = await store_uploads(store, user, chosen, state.form.exporter.operation_id)
     return await deliver_documents(requests, user, request_id, references, at)
 
 
@@ -166,21 +192,24 @@ class StoredReference(BaseModel):
     description="For the transport document of `transport-document` and `record-shipment`: store the file "
     "here, then name it in the action's body. Storing the same content twice gives the same answer.",
     responses={k: v for k, v in _RESPONSES.items() if k in (401, 403, 413, 422)},
+    openapi_extra=_multipart(
+        "A PDF, PNG or JPEG.", {"file": {"type": "string", "format": "binary"}}, ["file"]
+    ),
 )
 async def store_one(
-    user: ExporterOrReviewer,
-    store: Documents,
-    config: AppSettings,
-    file: Annotated[UploadFile, File(description="A PDF, PNG or JPEG.")],
+    request: Request, user: ExporterOrReviewer, store: Documents, config: AppSettings
 ) -> StoredReference:
-    content = await file.read(config.max_upload_bytes + 1)
-    if len(content) > config.max_upload_bytes:
-        raise _too_large("file", config.max_upload_bytes)
-    try:
-        stored = await store.store(content, file.filename or "upload")
-    except DocumentRejected as exc:
-        raise _rejected("file", str(exc)) from exc
-    await granted_upload(store, user, None, stored.sha256)
+    async with await read_upload(request, UploadLimits.from_settings(config), store.incoming) as body:
+        file = body.file("file")
+        if file is None or len(body.files) != 1:
+            raise _rejected("file", "give exactly one file, in the field `file`")
+        try:
+            stored = await store.adopt(
+                file.path, file.sha256, file.size, file.head, file.filename, user.username
+            )
+        except DocumentRejected as exc:
+            raise _rejected("file", str(exc)) from exc
+        await granted_upload(store, user, None, stored.sha256)
     return StoredReference.model_validate(stored.model_dump())
 
 
@@ -218,12 +247,20 @@ async def download(
     known = sha256 in {d.sha256 for d in request_documents(state)}
     if document is None or not known or not await may_read(store, user, state, sha256):
         raise ApiError(404, "document_not_found", f"Request {request_id} has no document {sha256}.")
-    content = await store.read(sha256)
+    try:
+        content = await store.read(sha256)
+    except DocumentMissing as exc:
+        raise ApiError(
+            410,
+            "document_file_missing",
+            f"The file of document {document.original_name!r} (sha256 {sha256}) of request {request_id} is "
+            "missing from the document store: the service's operator restores it from the backup.",
+        ) from exc
     return Response(
         content,
         media_type=document.media_type,
         # The stored name is the uploader's text: sent as a quoted, ASCII-only hint, never trusted further.
-        headers={"Content-Disposition": f'inline; filename="{_safe_name(document.original_name)}"'},
+        headers=attachment_headers(_safe_name(document.original_name)),
     )
 
 

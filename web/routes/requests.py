@@ -12,7 +12,6 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.documents import DocumentStore
-from activities.pdf import render_nopic_pdf
 from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
 from core.settings import Settings, policy_from_settings
 from domain.request import (
@@ -30,8 +29,9 @@ from domain.state import CertificateStatus, ChecklistItem, RequestState, Request
 from starter.client import RequestClient
 from web.action_checks import check_references
 from web.auth import User, UserRole
-from web.deps import AppSettings, Db, Documents, ExporterOrReviewer, Now, Requests
+from web.deps import AppSettings, Db, Documents, ExporterOrReviewer, Now, Pdfs, Requests
 from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from web.headers import attachment_headers
 from web.request_ids import claim_new_request_id
 from web.text import refuse_control_characters
 from web.visibility import visible_state
@@ -97,9 +97,19 @@ class Submitted(BaseModel):
         )
 
 
+class RecordKept(BaseModel):
+    """A closed request's record: kept whole in PostgreSQL, whatever Temporal still holds."""
+
+    closed_at: AwareDatetime
+    keep_until: AwareDatetime = Field(description="Kept at least until then (7 CFR 205.510(b)).")
+
+
 class RequestDetail(BaseModel):
-    state: RequestState = Field(description="The live state, from the workflow itself.")
+    state: RequestState = Field(
+        description="The live state from the workflow while the request is open; once closed, its record."
+    )
     audit: list[AuditEntry] = Field(description="Every recorded change, oldest first, each naming its user.")
+    record: RecordKept | None = Field(default=None, description="Once the request has closed: its record.")
 
 
 def invalid(exc: ValidationError, prefix: str = "body") -> ApiError:
@@ -238,19 +248,24 @@ async def list_all(
 @router.get(
     "/requests/{request_id}",
     response_model=RequestDetail,
-    summary="A request's live state and audit trail",
+    summary="A request's state (live, or its record once closed) and audit trail",
     responses=_ERRORS,
 )
 async def show(
     request_id: RequestIdPath, user: ExporterOrReviewer, requests: Requests, pool: Db
 ) -> RequestDetail:
     state = await visible_state(requests, user, request_id)
-    return RequestDetail(state=state, audit=await audit_trail(pool, request_id))
+    kept = await requests.kept(request_id)
+    return RequestDetail(
+        state=state,
+        audit=await audit_trail(pool, request_id),
+        record=RecordKept(closed_at=kept.closed_at, keep_until=kept.keep_until) if kept else None,
+    )
 
 
 @router.get(
     "/requests/{request_id}/certificates/{nopic}.pdf",
-    summary="A NOPIC's PDF",
+    summary="A NOPIC's PDF, sealed by the certifier",
     response_class=Response,
     responses={**_ERRORS, 200: {"content": {"application/pdf": {}}, "description": "The NOPIC as PDF."}},
 )
@@ -259,7 +274,7 @@ async def certificate_pdf(
     nopic: Annotated[str, Path(pattern=r"^\d{3}-\d{10}-\d{6}$", description="The NOPIC number.")],
     user: ExporterOrReviewer,
     requests: Requests,
-    config: AppSettings,
+    pdfs: Pdfs,
 ) -> Response:
     state = await visible_state(requests, user, request_id)
     certificate = next(
@@ -268,16 +283,12 @@ async def certificate_pdf(
     )
     if certificate is None:
         raise ApiError(404, "certificate_not_found", f"Request {request_id} has no NOPIC {nopic}.")
-    pdf = render_nopic_pdf(
-        nopic_number=nopic,
-        certifier_name=config.certifier_name,
-        request_id=request_id,
-        certificate=certificate,
-        request=state.form,
-        timezone=config.timezone,
-    )
+    if await requests.kept(request_id) is not None:
+        pdf = await pdfs.kept(state, certificate)  # the record's PDF, as sealed when the request closed
+    else:
+        pdf = await pdfs.live(state, certificate)
     return Response(
         pdf,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="NOPIC-{nopic}.pdf"'},
+        headers=attachment_headers(f"NOPIC-{nopic}.pdf"),
     )

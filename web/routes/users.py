@@ -1,15 +1,25 @@
-"""`/users`: admins create, list and revoke users; `/me`: who the caller is."""
+"""`/users`: admins create, list, revoke users, reset passwords and issue new tokens; `/me`: who the caller
+is, and a change of one's own password."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from web import auth
-from web.auth import IssuedCredentials, NewUser, User, UserExists
-from web.deps import Admin, AnyUser, Db, Now
-from web.errors import ApiError, ErrorResponse
+from web.auth import (
+    IssuedCredentials,
+    IssuedPassword,
+    IssuedToken,
+    NewUser,
+    PasswordChange,
+    PasswordRefused,
+    User,
+    UserExists,
+)
+from web.deps import SESSION_COOKIE, Admin, AnyUser, AppSettings, ClientAddress, Db, Now, Throttle
+from web.errors import ApiError, ErrorResponse, FieldError, invalid_fields
 
 router = APIRouter(tags=["users"])
 
@@ -27,6 +37,37 @@ async def me(user: AnyUser) -> User:
     return user
 
 
+@router.post(
+    "/me/password",
+    response_model=User,
+    summary="Change your own password: your other dashboard sessions end",
+    responses={
+        **_RESPONSES,
+        403: {"model": ErrorResponse, "description": "The current password is wrong."},
+        429: {"model": ErrorResponse, "description": "Too many wrong passwords: wait as the message says."},
+    },
+)
+async def change_my_password(
+    change: PasswordChange,
+    request: Request,
+    user: AnyUser,
+    pool: Db,
+    at: Now,
+    throttle: Throttle,
+    address: ClientAddress,
+) -> User:
+    await throttle.check(pool, user.username, address, at)
+    try:
+        changed = await auth.change_password(pool, user, change, request.cookies.get(SESSION_COOKIE))
+    except PasswordRefused as exc:
+        field, _, message = str(exc).partition(": ")
+        raise invalid_fields([FieldError(field=f"body.{field}", rule="password", message=message)]) from exc
+    if not changed:
+        await throttle.failed(pool, user.username, address, at)
+        raise ApiError(403, "wrong_password", "current_password: is not your current password.")
+    return user
+
+
 @router.get("/users", response_model=list[User], summary="Every user", responses=_RESPONSES)
 async def list_users(_: Admin, pool: Db) -> list[User]:
     return await auth.list_users(pool)
@@ -39,9 +80,9 @@ async def list_users(_: Admin, pool: Db) -> list[User]:
     summary="Create a user: its password and API token are shown this once",
     responses={**_RESPONSES, 409: {"model": ErrorResponse, "description": "The username is taken."}},
 )
-async def create_user(new: NewUser, _: Admin, pool: Db) -> IssuedCredentials:
+async def create_user(new: NewUser, _: Admin, pool: Db, config: AppSettings) -> IssuedCredentials:
     try:
-        return await auth.create_user(pool, new)
+        return await auth.create_user(pool, new, token_days=config.token_days)
     except UserExists as exc:
         raise ApiError(409, "username_taken", str(exc)) from exc
 
@@ -63,3 +104,34 @@ async def revoke_user(username: UsernamePath, admin: Admin, pool: Db, at: Now) -
     if user is None:
         raise ApiError(404, "user_not_found", f"There is no user {username!r}.")
     return user
+
+
+_NO_SUCH_USER = {**_RESPONSES, 404: {"model": ErrorResponse, "description": "No such user."}}
+
+
+@router.post(
+    "/users/{username}/password",
+    response_model=IssuedPassword,
+    summary="Reset a user's password: a new one, shown this once; the user's sessions end",
+    responses=_NO_SUCH_USER,
+)
+async def reset_password(username: UsernamePath, _: Admin, pool: Db) -> IssuedPassword:
+    issued = await auth.reset_password(pool, username)
+    if issued is None:
+        raise ApiError(404, "user_not_found", f"There is no user {username!r}.")
+    return issued
+
+
+@router.post(
+    "/users/{username}/token",
+    response_model=IssuedToken,
+    summary="Issue a user a new API token, shown this once; its earlier tokens stop working",
+    responses=_NO_SUCH_USER,
+)
+async def rotate_token(
+    username: UsernamePath, _: Admin, pool: Db, config: AppSettings, at: Now
+) -> IssuedToken:
+    issued = await auth.rotate_token(pool, username, config.token_days, at)
+    if issued is None:
+        raise ApiError(404, "user_not_found", f"There is no user {username!r}.")
+    return issued

@@ -108,7 +108,12 @@ class RequestRun:
         )
         await calls.record(
             RecordChangeInput(
-                event=event, summary=RequestSummary.of(state), certificates=state.every_certificate
+                event=event,
+                summary=RequestSummary.of(state),
+                certificates=state.every_certificate,
+                # A closed request is kept whole in PostgreSQL; Temporal's retention deletes its history.
+                # Only the activity's input changes: the commands, and so every replay, stay the same.
+                closed_state=state if state.status.is_final else None,
             )
         )
 

@@ -20,7 +20,8 @@ from web.dashboard.session import (
     checked_form,
     new_login_csrf,
 )
-from web.deps import SESSION_COOKIE, AppSettings, Db, Now, session_lifetime
+from web.deps import SESSION_COOKIE, AppSettings, ClientAddress, Db, Now, Throttle, session_lifetime
+from web.throttle import SignInsThrottled, sign_in
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -47,13 +48,27 @@ def _local(path: str) -> str:
 
 
 @router.post("/login")
-async def login(request: Request, pool: Db, config: AppSettings, at: Now) -> Response:
+async def login(
+    request: Request,
+    pool: Db,
+    config: AppSettings,
+    at: Now,
+    throttle: Throttle,
+    address: ClientAddress,
+) -> Response:
     form = await request.form()
     sent, expected = form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE)
     next_path = _local(str(form.get("next") or "/ui"))
     if not (isinstance(sent, str) and expected and auth.same_secret(sent, expected)):
         raise HTTPException(403, "The login form is out of date: reload the page and sign in again.")
-    user = await auth.check_password(pool, str(form.get("username") or ""), str(form.get("password") or ""))
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    try:
+        user = await sign_in(pool, throttle, username, password, address, at)
+    except SignInsThrottled as exc:
+        context = {"csrf": expected, "next": next_path, "error": exc.message}
+        throttled = page(request, "login.html", context, status_code=exc.status)
+        throttled.headers.update(exc.headers)
+        return throttled
     if user is None:
         context = {"csrf": expected, "next": next_path, "error": "Unknown username or wrong password."}
         return page(request, "login.html", context, status_code=401)

@@ -9,12 +9,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from activities.records_pg import RequestFilters, SortKey, list_requests
-from domain.request import AdditionalDocument, DocumentKind, OrganicStandard, TransportMode
+from domain.request import AdditionalDocument, DocumentKind, DocumentReference, OrganicStandard, TransportMode
 from starter.client import ActionRefused
-from web.auth import Session, User
+from web.auth import Session
 from web.dashboard import forms
 from web.dashboard.render import (
     EXPORTER,
@@ -26,7 +25,7 @@ from web.dashboard.render import (
 )
 from web.dashboard.session import (
     Viewer,
-    checked_form,
+    checked_upload,
     require_role,
 )
 from web.deps import AppSettings, Db, Documents, Now, Requests
@@ -34,6 +33,7 @@ from web.errors import ApiError, field_errors
 from web.routes.actions import correct
 from web.routes.documents import store_uploads
 from web.routes.requests import RequestSubmission, submit
+from web.uploads import Upload
 from web.visibility import visible_state
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -88,22 +88,22 @@ async def new_request(
     at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
-    key = forms.text(form, "idempotency_key")
     errors: list[str] = []
-    data = forms.submission_data(form)
-    try:
-        operation = data["exporter"].get("operation_id")
-        references = await store_slots(store, config.max_upload_bytes, form, session.user, operation)
-        data["documents"] = [r.model_dump(mode="json") for r in references]
-        submission = RequestSubmission.model_validate(data)
-        state = await submit(submission, session.user, requests, pool, config, at, key, store)
-    except ValidationError as exc:
-        errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
-    except ApiError as exc:
-        errors = [f"{f.field}: {f.message}" for f in exc.fields] or [exc.message]
-    else:
-        return see_other(f"/ui/requests/{state.request_id}?done=submitted")
+    async with await checked_upload(request, session, store, config) as form:
+        key = forms.text(form, "idempotency_key")
+        data = forms.submission_data(form)
+        try:
+            operation = data["exporter"].get("operation_id")
+            references = await store_slots(store, session, form, operation)
+            data["documents"] = [r.model_dump(mode="json") for r in references]
+            submission = RequestSubmission.model_validate(data)
+            state = await submit(submission, session.user, requests, pool, config, at, key, store)
+        except ValidationError as exc:
+            errors = [f"{f.field}: {f.message}" for f in field_errors(exc.errors())]
+        except ApiError as exc:
+            errors = [f"{f.field}: {f.message}" for f in exc.fields] or [exc.message]
+        else:
+            return see_other(f"/ui/requests/{state.request_id}?done=submitted")
     values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     context = _form_context(
         session, at, values=values, errors=errors, idempotency_key=key or uuid.uuid4().hex
@@ -112,14 +112,14 @@ async def new_request(
 
 
 async def store_slots(
-    store: Documents, limit: int, form: FormData, user: User, operation_id: str | None
-) -> list[Any]:
-    """The files of the form's upload slots, stored as uploaded by `user` for `operation_id`'s requests."""
-    chosen = forms.uploads(form)
-    uploads = []
-    for file, kind, supplier in chosen:
-        uploads.append((file.filename or "upload", await file.read(limit + 1), DocumentKind(kind), supplier))
-    return await store_uploads(store, uploads, user, operation_id)
+    store: Documents, session: Session, form: Upload, operation_id: str | None
+) -> list[DocumentReference]:
+    """The files of the form's upload slots, kept as the signed-in user's, for `operation_id`'s requests."""
+    try:
+        chosen = [(file, DocumentKind(kind), supplier) for file, kind, supplier in forms.uploads(form)]
+    except ValueError as exc:
+        raise ApiError(422, "invalid_kind", f"kinds: {exc}") from exc
+    return await store_uploads(store, session.user, chosen, operation_id)
 
 
 @router.get("/requests/{request_id}/correct")
@@ -137,10 +137,17 @@ async def correction_form(
 
 @router.post("/requests/{request_id}/correct")
 async def send_correction(
-    request: Request, request_id: str, session: Viewer, requests: Requests, store: Documents, at: Now
+    request: Request,
+    request_id: str,
+    session: Viewer,
+    requests: Requests,
+    store: Documents,
+    config: AppSettings,
+    at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
+    async with await checked_upload(request, session, store, config) as form:
+        pass  # the correction form carries no files; any sent are not kept
     errors: list[str] = []
     try:
         submission = RequestSubmission.model_validate(forms.submission_data(form))

@@ -8,7 +8,6 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
 from activities.records_pg import audit_trail
 from domain import messages
@@ -32,6 +31,7 @@ from web.dashboard.render import (
 from web.dashboard.session import (
     Viewer,
     checked_form,
+    checked_upload,
     require_role,
 )
 from web.dashboard.timeline import timeline
@@ -39,6 +39,7 @@ from web.deps import AppSettings, Db, Documents, Now, Requests
 from web.errors import ApiError, field_errors
 from web.routes.actions import body_model, take_action, user_roles
 from web.routes.documents import deliver_documents, request_documents, store_uploads
+from web.uploads import Upload
 from web.visibility import visible_state
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -76,6 +77,7 @@ async def _request_page(
     session: Session,
     state: RequestState,
     pool: Db,
+    requests: Requests,
     store: Documents,
     at: datetime,
     *,
@@ -84,6 +86,7 @@ async def _request_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     documents = request_documents(state)
+    kept = await requests.kept(state.request_id)
     stored = await asyncio.gather(*(store.get(d.sha256) for d in documents))
     names = {
         d.sha256: (s.original_name if s else d.sha256[:12]) for d, s in zip(documents, stored, strict=True)
@@ -118,6 +121,7 @@ async def _request_page(
         kinds=list(DocumentKind),
         slots=range(forms.UPLOAD_SLOTS),
         zone=state.policy.zone,
+        kept=kept,
     )
     return page(request, "request.html", context, status_code=status_code)
 
@@ -135,7 +139,7 @@ async def request_page(
 ) -> HTMLResponse:
     require_role(session, REVIEWER, EXPORTER)
     state = await visible_state(requests, session.user, request_id)
-    return await _request_page(request, session, state, pool, store, at, done=done)
+    return await _request_page(request, session, state, pool, requests, store, at, done=done)
 
 
 @router.post("/requests/{request_id}/actions/{action}")
@@ -151,42 +155,49 @@ async def act(
     at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
     spec = BY_SLUG.get(action)
     if spec is None or spec.own_route:
         raise HTTPException(404, f"There is no action {action!r}.")
     if session.user.role not in user_roles(spec):
         raise HTTPException(403, f"A {session.user.role.value} may not {action.replace('-', ' ')}.")
     state = await visible_state(requests, session.user, request_id)
-    data = forms.action_body(action, form)
-    try:
-        file = form.get("document")
-        held = state.held_transport_document
-        if action == "transport-document" and not data.get("shipment") and held is not None:
-            # The document kept since before issue, its day and kg given now, unless another is chosen.
-            data["document"] = held.document.model_dump(mode="json")
-        if isinstance(file, UploadFile) and file.filename:
-            kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
-            content = await file.read(config.max_upload_bytes + 1)
-            operation = state.form.exporter.operation_id
-            [reference] = await store_uploads(
-                store, [(file.filename, content, kind, None)], session.user, operation
-            )
-            field = "document" if action == "transport-document" else "transport_document"
-            data[field] = reference.model_dump(mode="json")
-        body = body_model(spec.message).model_validate(data)
-        await take_action(requests, pool, session.user, request_id, spec, body, at, store)
-    except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
-    except ApiError as exc:
-        reason = exc.message
-    except ActionRefused as exc:
-        reason = exc.reason
-    else:
-        return see_other(f"/ui/requests/{request_id}?done={action}")
+    multipart = request.headers.get("content-type", "").startswith("multipart/")
+    reading = checked_upload(request, session, store, config) if multipart else _plain(request, session)
+    async with await reading as form:
+        data = forms.action_body(action, form)
+        try:
+            file = form.file("document")
+            held = state.held_transport_document
+            if action == "transport-document" and not data.get("shipment") and held is not None:
+                # The document kept since before issue, its day and kg given now, unless another is chosen.
+                data["document"] = held.document.model_dump(mode="json")
+            if file is not None:
+                kind = DocumentKind.TRANSPORT_DOCUMENT_DEFINITIVE
+                operation = state.form.exporter.operation_id
+                [reference] = await store_uploads(
+                    store, session.user, [(file, kind, None)], operation, "document"
+                )
+                field = "document" if action == "transport-document" else "transport_document"
+                data[field] = reference.model_dump(mode="json")
+            body = body_model(spec.message).model_validate(data)
+            await take_action(requests, pool, session.user, request_id, spec, body, at, store)
+        except ValidationError as exc:
+            reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+        except ApiError as exc:
+            reason = exc.message
+        except ActionRefused as exc:
+            reason = exc.reason
+        else:
+            return see_other(f"/ui/requests/{request_id}?done={action}")
     return await _request_page(
-        request, session, state, pool, store, at, refused={action: reason}, status_code=409
+        request, session, state, pool, requests, store, at, refused={action: reason}, status_code=409
     )
+
+
+async def _plain(request: Request, session: Session) -> Upload:
+    """An action's form without a file input, as an upload with no files."""
+    form = await checked_form(request, session)
+    return Upload(fields=[(k, v) for k, v in form.multi_items() if isinstance(v, str)])
 
 
 @router.post("/requests/{request_id}/documents")
@@ -201,24 +212,24 @@ async def upload_documents(
     at: Now,
 ) -> Response:
     require_role(session, REVIEWER, EXPORTER)
-    form = await checked_form(request, session)
     state = await visible_state(requests, session.user, request_id)
-    try:
-        operation = state.form.exporter.operation_id
-        references = await store_slots(store, config.max_upload_bytes, form, session.user, operation)
-        if not references:
-            raise ApiError(422, "no_file", "Choose at least one file to upload.")
-        await deliver_documents(requests, session.user, request_id, references, at)
-    except ApiError as exc:
-        reason = exc.message
-    except ValidationError as exc:
-        reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
-    except ActionRefused as exc:
-        reason = exc.reason
-    else:
-        return see_other(f"/ui/requests/{request_id}?done=uploaded")
+    async with await checked_upload(request, session, store, config) as form:
+        try:
+            operation = state.form.exporter.operation_id
+            references = await store_slots(store, session, form, operation)
+            if not references:
+                raise ApiError(422, "no_file", "Choose at least one file to upload.")
+            await deliver_documents(requests, session.user, request_id, references, at)
+        except ApiError as exc:
+            reason = exc.message
+        except ValidationError as exc:
+            reason = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors()))
+        except ActionRefused as exc:
+            reason = exc.reason
+        else:
+            return see_other(f"/ui/requests/{request_id}?done=uploaded")
     return await _request_page(
-        request, session, state, pool, store, at, refused={"upload": reason}, status_code=409
+        request, session, state, pool, requests, store, at, refused={"upload": reason}, status_code=409
     )
 
 

@@ -1,4 +1,5 @@
-"""The admins' page: create users (password and token shown once) and revoke them."""
+"""The admins' page: create users (password and token shown once), revoke them, reset a password, issue
+a new API token (each shown once)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from web.dashboard.session import (
     checked_form,
     require_role,
 )
-from web.deps import Db, Now
+from web.deps import AppSettings, Db, Now
 from web.errors import field_errors
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -29,12 +30,27 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 @router.get("/users")
 async def users_page(request: Request, session: Viewer, pool: Db, at: Now) -> HTMLResponse:
     require_role(session, ADMIN)
-    context = base(session, at, users=await auth.list_users(pool), issued=None, error=None, values={})
-    return page(request, "users.html", context)
+    return await _users_page(request, session, pool, at)
+
+
+async def _users_page(
+    request: Request,
+    session: Viewer,
+    pool: Db,
+    at: Now,
+    *,
+    status_code: int = 200,
+    **shown: object,
+) -> HTMLResponse:
+    context = {"issued": None, "reset": None, "token": None, "error": None, "values": {}, **shown}
+    context = base(session, at, users=await auth.list_users(pool), **context)
+    return page(request, "users.html", context, status_code=status_code)
 
 
 @router.post("/users")
-async def create_user(request: Request, session: Viewer, pool: Db, at: Now) -> HTMLResponse:
+async def create_user(
+    request: Request, session: Viewer, pool: Db, config: AppSettings, at: Now
+) -> HTMLResponse:
     require_role(session, ADMIN)
     form = await checked_form(request, session)
     values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
@@ -48,14 +64,15 @@ async def create_user(request: Request, session: Viewer, pool: Db, at: Now) -> H
                 "operation_id": forms.text(form, "operation_id"),
             }
         )
-        issued = await auth.create_user(pool, new)
+        issued = await auth.create_user(pool, new, token_days=config.token_days)
         values = {}
     except ValidationError as exc:
         error, status_code = "; ".join(f"{f.field}: {f.message}" for f in field_errors(exc.errors())), 422
     except UserExists as exc:
         error, status_code = str(exc), 409
-    context = base(session, at, users=await auth.list_users(pool), issued=issued, error=error, values=values)
-    return page(request, "users.html", context, status_code=status_code)
+    return await _users_page(
+        request, session, pool, at, status_code=status_code, issued=issued, error=error, values=values
+    )
 
 
 @router.post("/users/{username}/revoke")
@@ -67,3 +84,25 @@ async def revoke_user(request: Request, username: str, session: Viewer, pool: Db
     if await auth.revoke_user(pool, username, at) is None:
         raise HTTPException(404, f"There is no user {username!r}.")
     return see_other("/ui/users")
+
+
+@router.post("/users/{username}/password")
+async def reset_password(request: Request, username: str, session: Viewer, pool: Db, at: Now) -> HTMLResponse:
+    require_role(session, ADMIN)
+    await checked_form(request, session)
+    reset = await auth.reset_password(pool, username)
+    if reset is None:
+        raise HTTPException(404, f"There is no user {username!r}.")
+    return await _users_page(request, session, pool, at, reset=reset)
+
+
+@router.post("/users/{username}/token")
+async def rotate_token(
+    request: Request, username: str, session: Viewer, pool: Db, config: AppSettings, at: Now
+) -> HTMLResponse:
+    require_role(session, ADMIN)
+    await checked_form(request, session)
+    token = await auth.rotate_token(pool, username, config.token_days, at)
+    if token is None:
+        raise HTTPException(404, f"There is no user {username!r}.")
+    return await _users_page(request, session, pool, at, token=token)

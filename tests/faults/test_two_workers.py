@@ -1,0 +1,59 @@
+"""Two workers on one task queue, as `docker compose up --scale worker=2` runs them: both take work, one is
+killed with kill -9 for good mid-run, and the other finishes every request, the killed one's activities
+included once their attempts time out. Nothing is lost, nothing happens twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.lifecycles import assert_nothing_lost, run_lifecycles
+from tests.support.process_stack import FaultStack, fault_stack
+
+pytestmark = pytest.mark.faults
+
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_TWO_WORKERS_REQUESTS", "40"))
+RAN = "temporal_activity_execution_latency_count"  # activities a worker ran to an end, failed or not
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[FaultStack]:
+    # The killed worker's activities go to the other after 5 s rather than their production timeouts.
+    async with fault_stack(
+        NOPIC_ACTIVITY_TIMEOUT_CAP_SECONDS="5", NOPIC_ACTIVITY_RETRY_CAP_SECONDS="1"
+    ) as running:
+        yield running
+
+
+async def ran(stack: FaultStack, worker: str) -> float:
+    return (await stack.worker_metrics(worker)).total(RAN)
+
+
+async def test_one_of_two_workers_killed_for_good_the_other_finishes_every_request(stack: FaultStack) -> None:
+    await stack.add_worker("worker-2")
+    lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, "two", concurrency=16))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    # Both take work from the queue; the first is killed while it has activities in hand.
+    while True:
+        first = await stack.worker_metrics("worker")
+        in_hand = first.total("temporal_worker_task_slots_used", worker_type="ActivityWorker")
+        if first.total(RAN) > 0 and await ran(stack, "worker-2") > 0 and in_hand > 0:
+            break
+        assert not lifecycles.done(), "every request finished before both workers had work"
+        assert loop.time() < deadline, "the two workers never both took work"
+        await asyncio.sleep(0.02)
+    await stack.kill("worker", restart=False)
+    second_at_kill = await ran(stack, "worker-2")
+    print(f"worker killed for good with {in_hand:.0f} activities in hand, {first.total(RAN):.0f} run")
+
+    ids = await lifecycles
+    second = await ran(stack, "worker-2")
+    print(f"the other ran {second - second_at_kill:.0f} activities after the kill")
+    assert second > second_at_kill, "the remaining worker did none of the work left"
+    outcome = await assert_nothing_lost(stack, ids)
+    print(outcome)
+    assert outcome.history.interrupted >= 1, "none of the killed worker's activities ran again elsewhere"
