@@ -121,17 +121,19 @@ async def test_fifty_requests_through_a_failing_oid_get_one_nopic_per_commodity(
         in_oid = sorted((n.commodity_index, n.number) for n in nopics if n.request_id == state.request_id)
         assert in_oid == [(c.commodity_index, c.number) for c in state.certificates]
 
-    # Every audit event exactly once: sequences 1..n of each request, no gap, no repeat. The state moves on
-    # as the workflow records its last change, so give that activity a moment to finish.
-    expected = {s.request_id: list(range(1, s.sequence + 1)) for s in states}
+    # The audit trail is each workflow's own list of changes, one to one, in order (none missing, none written
+    # twice), and the reviewer's approval is in it once. The state moves on as the workflow records its last
+    # change, so give that activity a moment to finish.
+    expected = {s.request_id: [(h.sequence, h.action) for h in s.history] for s in states}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
     while True:
-        recorded = await audit_sequences(db_pool)
+        recorded = await audit_trails(db_pool)
         if recorded == expected or loop.time() > deadline:
             break
         await asyncio.sleep(0.1)
     assert recorded == expected
+    assert all([action for _, action in trail].count("approve") == 1 for trail in recorded.values())
     issued = await db_pool.fetchval(
         "SELECT count(*) FROM certificates WHERE status = 'issued' AND nopic_number IS NOT NULL"
     )
@@ -146,11 +148,14 @@ async def test_fifty_requests_through_a_failing_oid_get_one_nopic_per_commodity(
     assert len(message_ids) == REQUESTS * 2
 
 
-async def audit_sequences(db: asyncpg.Pool) -> dict[str, list[int]]:
-    rows = await db.fetch("SELECT request_id, sequence FROM audit_events ORDER BY request_id, sequence")
-    recorded: dict[str, list[int]] = {}
+async def audit_trails(db: asyncpg.Pool) -> dict[str, list[tuple[int, str]]]:
+    """(sequence, action) of every audit event, request by request, in order."""
+    rows = await db.fetch(
+        "SELECT request_id, sequence, action FROM audit_events ORDER BY request_id, sequence"
+    )
+    recorded: dict[str, list[tuple[int, str]]] = {}
     for row in rows:
-        recorded.setdefault(row["request_id"], []).append(row["sequence"])
+        recorded.setdefault(row["request_id"], []).append((row["sequence"], row["action"]))
     return recorded
 
 
