@@ -136,7 +136,8 @@ async def test_replacements_are_refused_naming_the_field_and_the_rule(workflow_s
         "product_name, net_kg, lot_numbers"
     )
     assert await refused(net_kg=Decimal("1500")) == (
-        "net_kg: 1500 kg of Organic roasted coffee beans is less than the 2000 kg already shipped under its NOPIC"
+        "net_kg: 1500 kg of Organic roasted coffee beans is less than the 2000 kg already shipped "
+        "under its NOPIC"
     )
     assert (await refused(commodity_index=5, net_kg=Decimal("1"))).startswith("commodity_index: commodity 5")
     by_exporter = ReplaceCertificate(
