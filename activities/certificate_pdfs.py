@@ -47,8 +47,9 @@ class CertificatePdfs:
         return await self._keep(state, certificate)
 
     async def keep_all(self, state: RequestState) -> None:
-        """Seal and keep the PDF of every NOPIC of a closed request that has none yet."""
-        for certificate in state.certificates:
+        """Seal and keep the PDF of every NOPIC of a closed request that has none yet (those superseded or
+        replaced too)."""
+        for certificate in state.every_certificate:
             if certificate.status is not CertificateStatus.PENDING:
                 await self.kept(state, certificate)
 

@@ -156,15 +156,19 @@ class SmtpMailer:
         return message
 
     def _attachments(self, notification: Notification) -> list[tuple[str, bytes]]:
-        exporter_issued = (NotificationKind.NOPIC_ISSUED, Audience.EXPORTER)
-        if (notification.kind, notification.audience) != exporter_issued:
+        certificates = notification.certificates
+        if notification.audience is not Audience.EXPORTER:
+            return []
+        if notification.kind is NotificationKind.NOPIC_REPLACED:
+            certificates = certificates[:1]  # the new NOPIC's; the old one's is no longer valid
+        elif notification.kind is not NotificationKind.NOPIC_ISSUED:
             return []
         return [
             (
                 f"NOPIC-{certificate.number}.pdf",
                 self._pdfs.sealed(notification.request_id, certificate, notification.form),
             )
-            for certificate in notification.certificates
+            for certificate in certificates
             if certificate.number is not None
         ]
 

@@ -71,6 +71,9 @@ class NotificationKind(StrEnum):
     DEADLINE_MOVED = "deadline_moved"  # review team: every move of the customs deadline
     DEADLINE_MOVE_REQUESTED = "deadline_move_requested"  # review team: an exporter's move past the allowance
     DEADLINE_MOVE_DECIDED = "deadline_move_decided"  # exporter: the reviewer accepted or declined it
+    # exporter and importer: a NOPIC replaced by a new one (`replace-certificate`): the new number, and
+    # that the old one is no longer to be declared (cancelled in OID, or to be)
+    NOPIC_REPLACED = "nopic_replaced"
 
 
 class Notification(BaseModel):

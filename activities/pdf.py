@@ -46,6 +46,26 @@ SEAL_BOX = (int(20 * mm), int(14 * mm), int(110 * mm), int(34 * mm))
 
 # A NOPIC in one of these states is no longer valid for entry: its PDF says so across the page.
 VOID_MARKS = {CertificateStatus.CANCELLED: "CANCELLED"}
+REPLACED = "REPLACED"
+"""Across the page of a NOPIC replaced by another (`replace-certificate`), whether or not OID has cancelled
+it yet: the importer declares the new number, never this one."""
+
+
+def void_mark(certificate: Certificate) -> str | None:
+    """What the page says across it, if the NOPIC is no longer valid for entry."""
+    if certificate.replaced_by is not None:
+        return REPLACED
+    return VOID_MARKS.get(certificate.status)
+
+
+def _void_note(certificate: Certificate, mark: str, zone: ZoneInfo) -> str:
+    when = f" on {_moment(certificate.cancelled_at, zone)}" if certificate.cancelled_at else ""
+    if mark == REPLACED:
+        state = f"cancelled in OID{when}" if when else "to be cancelled in OID"
+        return f"REPLACED BY NOPIC {certificate.replaced_by} ({state}). Not valid for entry."
+    why = f": {certificate.cancel_reason}" if certificate.cancel_reason else ""
+    return f"{mark}{when}{why}. Not valid for entry."
+
 
 _BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9.5, leading=12.5, textColor=INK)
 _LABEL = ParagraphStyle("label", parent=_BASE, fontName="Helvetica-Bold", fontSize=7.5, leading=9.5)
@@ -209,11 +229,9 @@ def render_nopic_pdf(
             _SMALL,
         ),
     ]
-    void = VOID_MARKS.get(certificate.status)
+    void = void_mark(certificate)
     if void is not None:
-        when = f" on {_moment(certificate.cancelled_at, zone)}" if certificate.cancelled_at else ""
-        why = f": {certificate.cancel_reason}" if certificate.cancel_reason else ""
-        story.insert(3, Paragraph(escape(f"{void}{when}{why}. Not valid for entry."), _VOID_NOTE))
+        story.insert(3, Paragraph(escape(_void_note(certificate, void, zone)), _VOID_NOTE))
 
     def across_the_page(canvas: Canvas, _: object) -> None:
         if void is None:
@@ -265,6 +283,6 @@ class NopicPdfs:
             certifier_name=self._certifier_name,
             timezone=self._timezone,
         )
-        void = VOID_MARKS.get(certificate.status)
+        void = void_mark(certificate)
         reason = f"NOP Import Certificate {certificate.number}" + (f", {void.lower()}" if void else "")
         return self.seal.seal(pdf, reason=reason, location=self._certifier_name, box=SEAL_BOX)

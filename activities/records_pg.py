@@ -64,8 +64,8 @@ _UPSERT_CERTIFICATE = """
 INSERT INTO certificates AS c
     (request_id, commodity_index, nopic_number, product_name, hts_code, organic_standard, net_kg,
      lot_numbers, status, issued_at, cancelled_at, cancel_reason, updated_at, last_sequence,
-     revision, cancellation_requested_at, oid_failure)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     revision, cancellation_requested_at, oid_failure, replaces, replaced_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (request_id, commodity_index, revision) DO UPDATE SET
     nopic_number = EXCLUDED.nopic_number,
     product_name = EXCLUDED.product_name,
@@ -80,7 +80,9 @@ ON CONFLICT (request_id, commodity_index, revision) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     last_sequence = EXCLUDED.last_sequence,
     cancellation_requested_at = EXCLUDED.cancellation_requested_at,
-    oid_failure = EXCLUDED.oid_failure
+    oid_failure = EXCLUDED.oid_failure,
+    replaces = EXCLUDED.replaces,
+    replaced_by = EXCLUDED.replaced_by
 WHERE c.last_sequence < EXCLUDED.last_sequence
 """
 
@@ -147,6 +149,8 @@ class PgRecordsStore:
                         c.revision,
                         c.cancellation_requested_at,
                         c.oid_failure,
+                        c.replaces,
+                        c.replaced_by,
                     )
                     for c in change.certificates
                 ],
@@ -391,6 +395,8 @@ class CertificateRow(BaseModel):
     oid_failure: str | None
     exporter_name: str
     importer_name: str
+    replaces: str | None = None
+    replaced_by: str | None = None
 
 
 async def certificates_in(
@@ -400,7 +406,8 @@ async def certificates_in(
     rows = await pool.fetch(
         "SELECT c.request_id, c.commodity_index, c.revision, c.nopic_number, c.product_name, c.hts_code, "
         "c.status, c.cancel_reason, c.cancellation_requested_at, c.oid_failure, r.exporter_name, "
-        "r.importer_name FROM certificates c JOIN requests r USING (request_id) WHERE c.status = $1 "
+        "r.importer_name, c.replaces, c.replaced_by FROM certificates c JOIN requests r USING (request_id) "
+        "WHERE c.status = $1 "
         "ORDER BY c.cancellation_requested_at NULLS FIRST, c.request_id, c.commodity_index LIMIT $2",
         status.value,
         limit,
@@ -412,6 +419,11 @@ async def cancellation_tasks(pool: asyncpg.Pool) -> list[CertificateRow]:
     """The NOPICs still valid in OID that are to be cancelled there: staff's tasks in manual mode, those the
     OID gateway refused (`oid_failure`) or is still cancelling in api mode."""
     return await certificates_in(pool, CertificateStatus.CANCELLATION_PENDING)
+
+
+async def replacements_to_issue(pool: asyncpg.Pool) -> list[CertificateRow]:
+    """The replacements (`replace-certificate`) still without a number: staff's to make in manual mode."""
+    return [row for row in await certificates_in(pool, CertificateStatus.PENDING) if row.replaces]
 
 
 AttentionLists.model_rebuild()  # its `to_cancel` names the row model defined just above

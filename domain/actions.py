@@ -85,7 +85,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         update="record_certificate_number",
         slug="record-certificate",
         roles=REVIEWER,
-        statuses=frozenset({RequestStatus.ISSUING}),
+        # While the NOPICs are in force too: a replacement's number (`replace-certificate`).
+        statuses=frozenset({RequestStatus.ISSUING}) | NOPICS_IN_FORCE,
         summary="Record the number of a NOPIC made in OID by hand, or correct it while issuing (manual mode)",
     ),
     ActionSpec(
@@ -197,6 +198,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         roles=EXPORTER_OR_REVIEWER,
         statuses=frozenset({RequestStatus.ACTIVE}),
         summary="Report the net kg actually shipped per commodity over the timeframe",
+    ),
+    ActionSpec(
+        messages.ReplaceCertificate,
+        update="replace_certificate",
+        slug="replace-certificate",
+        roles=REVIEWER,
+        statuses=NOPICS_IN_FORCE,
+        summary="Replace an issued NOPIC whose data must change: a new one issued, the old one cancelled",
     ),
     # Its body is the whole request form, checked as a new submission is, so its route is its own.
     ActionSpec(

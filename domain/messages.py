@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from domain.request import DocumentKind, DocumentReference, NopicRequestForm, Text
+from domain.request import DocumentKind, DocumentReference, Kilograms, NopicRequestForm, Text
 from domain.state import Actor, ReportedQuantity, ShippedQuantity
 
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -183,3 +183,14 @@ class ReportQuantities(Action):
     """The net kg actually shipped per commodity over the timeframe, as asked before the NOPICs expire."""
 
     quantities: list[ReportedQuantity] = Field(min_length=1)
+
+
+class ReplaceCertificate(Action):
+    """After issue a NOPIC is not edited but replaced (as TRACES NT's "copy as replacement"): a new NOPIC
+    with the changed data is issued for the commodity and the old one is cancelled in OID."""
+
+    commodity_index: int = Field(ge=0, description="The commodity whose issued NOPIC is replaced.")
+    reason: Text = Field(description="Why its data must change, for the exporter and the importer.")
+    product_name: Text | None = Field(default=None, description="The product name as labeled; none: kept.")
+    net_kg: Kilograms | None = Field(default=None, description="Net kg for the whole timeframe; none: kept.")
+    lot_numbers: list[Text] | None = Field(default=None, description="The lot numbers; none: kept.")

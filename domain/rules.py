@@ -33,6 +33,7 @@ from domain.messages import (
     RecordShipment,
     Refuse,
     RejectTransportDocument,
+    ReplaceCertificate,
     ReportQuantities,
     RequestCorrections,
     ResolveCorrections,
@@ -44,6 +45,7 @@ from domain.messages import (
     Withdraw,
 )
 from domain.policy import IssuanceMode
+from domain.replacement import replacement_problem
 from domain.request import (
     DocumentKind,
     DocumentReference,
@@ -123,6 +125,8 @@ def why_not(
             return not_allowed(state, action) or oid_rules.record_cancellation(state, action)
         case RetryCancellation():
             return not_allowed(state, action) or oid_rules.retry_cancellation(state, action)
+        case ReplaceCertificate():
+            return not_allowed(state, action) or replacement_problem(state, action)
     raise TypeError(f"no rule for {type(action).__name__}")
 
 
@@ -238,9 +242,17 @@ def _record_certificate_number(
     problem = oid_rules.record_certificate_number(state, action, operations_checked)
     if problem is not None:
         return problem
+    certificate = state.certificates[action.commodity_index]
+    if state.status is not RequestStatus.ISSUING:
+        # The NOPICs are in force: only a replacement's number is recorded, never one corrected.
+        if certificate.status is not CertificateStatus.PENDING or certificate.replaces is None:
+            return (
+                f"commodity_index: the NOPIC for {certificate.product_name} is {certificate.status}; while "
+                "the NOPICs are in force only a replacement's number is recorded (replace-certificate)"
+            )
+        return None
     # The number that completes issuance, once the customs deadline has passed, would issue a NOPIC only
     # to cancel it: refused, as approval is.
-    certificate = state.certificates[action.commodity_index]
     pending = [c for c in state.certificates if c.status is CertificateStatus.PENDING]
     if Change.DEADLINES in changes and pending == [certificate]:
         return deadline_passed(state, "the last NOPIC number", now)

@@ -140,6 +140,13 @@ class Certificate(CommodityData):
         default=None,
         description="What OID answered when it refused to issue or cancel this NOPIC, until it succeeds.",
     )
+    # Added with replacement after issue; a certificate of an older history has neither.
+    replaces: str | None = Field(
+        default=None, description="The number of the NOPIC this one replaces (`replace-certificate`)."
+    )
+    replaced_by: str | None = Field(
+        default=None, description="The number of the NOPIC that replaces this one, once it is issued."
+    )
 
 
 class ShippedQuantity(BaseModel):

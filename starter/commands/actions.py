@@ -342,3 +342,24 @@ def report_quantities(
 ) -> None:
     body = {"quantities": _quantities(quantity)}
     _act(request_id, messages.ReportQuantities, body, action_id, as_json)
+
+
+@_action(messages.ReplaceCertificate)
+def replace_certificate(
+    request_id: RequestIdArg,
+    commodity: Annotated[int, typer.Option(min=0, help="The commodity whose issued NOPIC is replaced.")],
+    reason: Annotated[str, typer.Option(help="Why its data must change, for exporter and importer.")],
+    product_name: Annotated[str | None, typer.Option(help="The product name as labeled.")] = None,
+    net_kg: Annotated[str | None, typer.Option(help="Net kg for the whole timeframe.")] = None,
+    lot: Annotated[list[str] | None, typer.Option(help="A lot number (repeatable): the new list.")] = None,
+    action_id: ActionIdOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    body: dict[str, Any] = {"commodity_index": commodity, "reason": reason}
+    if product_name is not None:
+        body["product_name"] = product_name
+    if net_kg is not None:
+        body["net_kg"] = net_kg
+    if lot:
+        body["lot_numbers"] = lot
+    _act(request_id, messages.ReplaceCertificate, body, action_id, as_json)

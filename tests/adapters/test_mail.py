@@ -536,3 +536,38 @@ async def test_the_message_is_recorded_as_sent_on_the_servers_250_not_after_quit
         server.close()
         await server.wait_closed()
     assert len(delivered(tmp_path / "outbox")) == 1
+
+
+async def test_a_replacement_tells_the_new_number_and_that_the_old_one_is_no_longer_valid(
+    sink: tuple[Settings, Path],
+) -> None:
+    settings, outbox = sink
+    old = certificates()[0]
+    old = old.model_copy(update={"status": CertificateStatus.CANCELLATION_PENDING, "replaced_by": NUMBERS[1]})
+    new = certificates()[0].model_copy(update={"number": NUMBERS[1], "replaces": NUMBERS[0]})
+    activities = NotificationActivities(SmtpMailer(settings))
+    for audience in (Audience.EXPORTER, Audience.IMPORTER):
+        await ActivityEnvironment().run(
+            activities.notify,
+            notification(
+                NotificationKind.NOPIC_REPLACED,
+                audience,
+                certificates=[new, old],
+                message="replaced by a new NOPIC: the labels were reprinted",
+            ),
+        )
+    to_exporter, to_importer = sorted(
+        delivered(outbox), key=lambda m: m["To"] != "exports@organic-trade.example"
+    )
+    assert (
+        to_exporter["Subject"] == f"NOPIC {NUMBERS[0]} replaced by {NUMBERS[1]}: Organic roasted coffee beans"
+    )
+    for message in (to_exporter, to_importer):
+        text = " ".join(message.get_body(("plain",)).get_content().split())
+        assert f"NOPIC {NUMBERS[0]} is no longer valid: declare {NUMBERS[1]} in ACE" in text
+        assert f"NOPIC {NUMBERS[0]} is still to be cancelled in OID; you will be told once it is." in text
+        assert "is cancelled in OID" not in text, "nothing is said cancelled in OID before it is"
+        assert "Why: replaced by a new NOPIC: the labels were reprinted" in text
+    pdfs = [part.get_filename() for part in to_exporter.iter_attachments()]
+    assert pdfs == [f"NOPIC-{NUMBERS[1]}.pdf"], "the new NOPIC's PDF only"
+    assert list(to_importer.iter_attachments()) == []

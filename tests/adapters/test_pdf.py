@@ -149,6 +149,42 @@ def test_a_cancelled_nopic_says_so_across_the_page(settings: Settings, tmp_path:
     assert red_share(pictures["cancelled"]) > 0.05
 
 
+def test_a_replaced_nopic_says_replaced_by_its_successor_across_the_page(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (Debian poppler-utils) is not installed")
+    request = form()
+    pdfs = NopicPdfs.from_settings(settings)
+    replaced = issued(request).model_copy(
+        update={
+            "status": CertificateStatus.CANCELLATION_PENDING,
+            "cancel_reason": "replaced by a new NOPIC: the labels were reprinted",
+            "replaced_by": "026-1234567890-000009",
+        }
+    )
+    pdf = pdfs.sealed("req-42", replaced, request)
+    text = " ".join(text_of(pdf).split())
+    assert "REPLACED BY NOPIC 026-1234567890-000009 (to be cancelled in OID). Not valid for entry." in text
+    cancelled = replaced.model_copy(
+        update={
+            "status": CertificateStatus.CANCELLED,
+            "cancelled_at": datetime(2026, 3, 9, 16, 0, tzinfo=UTC),
+        }
+    )
+    text = " ".join(text_of(pdfs.sealed("req-42", cancelled, request)).split())
+    assert "REPLACED BY NOPIC 026-1234567890-000009 (cancelled in OID on 09 March 2026, 17:00 CET)" in text
+    (tmp_path / "replaced.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-singlefile", tmp_path / "replaced.pdf", tmp_path / "replaced"],
+        check=True,
+    )
+    picture = Image.open(tmp_path / "replaced.png").convert("RGB")
+    width, height = picture.size
+    middle = list(picture.crop((width // 4, height // 3, 3 * width // 4, 2 * height // 3)).getdata())
+    assert sum(1 for r, g, b in middle if r - g > 25 and r - b > 25) / len(middle) > 0.05
+
+
 def test_the_first_start_makes_a_private_key_once_and_never_replaces_the_operators(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     assert ensure_seal(settings)

@@ -48,6 +48,7 @@ def test_the_api_slugs_and_the_two_actions_with_routes_of_their_own() -> None:
         "accept-eta-move",
         "decline-eta-move",
         "report-quantities",
+        "replace-certificate",
     ]
     assert [spec.slug for spec in ACTIONS if spec.own_route] == ["correct-request-data", "submit-documents"]
 

@@ -110,6 +110,7 @@ def sample(model: type[messages.Action], actor: Actor) -> messages.Action:
         messages.ResolveCorrections: {"note": "answered by email"},
         messages.DeclineDeadlineMove: {"reason": "too far"},
         messages.ReportQuantities: {"quantities": [{"commodity_index": 0, "net_kg": "1"}]},
+        messages.ReplaceCertificate: {"commodity_index": 0, "reason": "labels reprinted", "net_kg": "9"},
     }
     return action(model, actor, **fields.get(model, {}))
 

@@ -73,6 +73,11 @@ EXPECTED = {
     "corrections_resolved_by_a_reviewer",
     "correction_renames_a_supplier",
     "cancellation_with_an_empty_list_refused",
+    # replacement after issue (`replace-certificate`)
+    "replaced_after_issue_through_gateway",
+    "replaced_after_issue_by_hand",
+    "replacement_refusals",
+    "replacement_refused_by_oid_replaced_again",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

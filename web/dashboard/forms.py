@@ -267,6 +267,15 @@ def action_body(action: str, form: Form) -> dict[str, Any]:
                 "eta": aware(form, "eta"),
                 "expected_clearance": aware(form, "expected_clearance"),
             }
+        case "replace-certificate":
+            lots = text(form, "lot_numbers")
+            body = {
+                "commodity_index": text(form, "commodity_index"),
+                "reason": text(form, "reason"),
+                "product_name": text(form, "product_name"),
+                "net_kg": text(form, "net_kg"),
+                "lot_numbers": _lines(lots) if lots is not None else None,
+            }
         case "cancel-certificates":
             chosen = [v for k, v in form.multi_items() if k == "commodity_indexes" and isinstance(v, str)]
             body = {"reason": text(form, "reason"), "commodity_indexes": chosen or None}

@@ -278,7 +278,12 @@ async def certificate_pdf(
 ) -> Response:
     state = await visible_state(requests, user, request_id)
     certificate = next(
-        (c for c in state.certificates if c.number == nopic and c.status is not CertificateStatus.PENDING),
+        # Superseded and replaced NOPICs too: their PDFs say so across the page.
+        (
+            c
+            for c in state.every_certificate
+            if c.number == nopic and c.status is not CertificateStatus.PENDING
+        ),
         None,
     )
     if certificate is None:

@@ -9,7 +9,8 @@ from temporalio.exceptions import ActivityError
 
 from workflows.nopic_request import calls, patches
 from workflows.nopic_request.cancellations import AuditLine
-from workflows.nopic_request.handlers import Handlers, refused
+from workflows.nopic_request.handlers import refused
+from workflows.nopic_request.replacements import Replacements
 
 with workflow.unsafe.imports_passed_through():
     from activities.nopic_numbers import NumberClaim
@@ -21,11 +22,17 @@ with workflow.unsafe.imports_passed_through():
         RetryCancellation,
         ReturnToReview,
     )
-    from domain.state import CertificateStatus, OperationsCheck, OperationsCheckStatus, RequestState
+    from domain.state import (
+        NOPICS_IN_FORCE,
+        CertificateStatus,
+        OperationsCheck,
+        OperationsCheckStatus,
+        RequestState,
+    )
     from domain.state import RequestStatus as Status
 
 
-class OidActions(Handlers):
+class OidActions(Replacements):
     # ------------------------------------------------------------ numbers typed by hand (manual mode)
 
     @workflow.update
@@ -45,6 +52,10 @@ class OidActions(Handlers):
         claimed = workflow.patched(patches.NUMBER_CLAIMS)
         if claimed:
             await self._claim(claim)
+        if certificate.replaces is not None and state.status in NOPICS_IN_FORCE:
+            record = AuditLine("record_certificate_number", action.actor, action.action_id, detail="by hand")
+            await self.replacement_issued(certificate, action.number, workflow.now(), record)
+            return
         corrected = certificate.number if certificate.status is CertificateStatus.ISSUED else None
         self._set_certificate(
             certificate.model_copy(

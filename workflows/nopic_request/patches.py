@@ -43,3 +43,9 @@ def rule_change(change: Change) -> str:
     `paths-corrections`, `paths-references`; histories recorded before it are judged by the rule of their
     day."""
     return f"paths-{change}"
+
+
+REPLACEMENT = "replace-after-issue"
+"""A reviewer replaces an issued NOPIC (`replace-certificate`): the old one is cancelled through the one
+cancellation model, a new one issued (the gateway's task, or a number recorded while the NOPICs are in
+force) and linked to it both ways; histories recorded before it have no replacement in them."""

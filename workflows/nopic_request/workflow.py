@@ -35,6 +35,8 @@ class NopicRequest(OidActions, Decisions):
         if self._state.policy.issuance_mode is IssuanceMode.API:
             # For the whole run: the OID gateway cancels what is to be cancelled, outside the lock.
             self._gateway_cancellations = asyncio.create_task(self.cancel_through_gateway())
+            # And issues the replacements of NOPICs replaced after issue (`replace-certificate`).
+            self._gateway_replacements = asyncio.create_task(self.issue_replacements_through_gateway())
         if self._state.status is Status.RECEIVED:
             await self.receive(input.submitted_by)
         while not self._state.status.is_final:

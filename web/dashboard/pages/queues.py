@@ -11,7 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from activities.records import RequestSummary
-from activities.records_pg import RequestFilters, SortKey, cancellation_tasks, list_requests
+from activities.records_pg import (
+    RequestFilters,
+    SortKey,
+    cancellation_tasks,
+    list_requests,
+    replacements_to_issue,
+)
 from domain.schedule import Attention
 from domain.state import RequestStatus
 from web.dashboard.render import (
@@ -48,7 +54,9 @@ async def queues(
     def having(*statuses: RequestStatus) -> list[RequestSummary]:
         return [r for r in rows if r.status in statuses]
 
-    issuing = having(RequestStatus.ISSUING)
+    # A NOPIC replaced after issue waits for its new number here too (`replace-certificate`).
+    replacing = {row.request_id for row in await replacements_to_issue(pool)}
+    issuing = [r for r in rows if r.status is RequestStatus.ISSUING or r.request_id in replacing]
     issuing_states = await asyncio.gather(*(state_or_none(requests, r.request_id) for r in issuing))
     to_cancel = await cancellation_tasks(pool)
     flagged = {flag: [r for r in rows if flag.value in r.attention] for flag in Attention}

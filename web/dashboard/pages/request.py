@@ -16,7 +16,7 @@ from domain.cancellation import open_cancellations
 from domain.policy import IssuanceMode
 from domain.request import DocumentKind
 from domain.schedule import grace_running
-from domain.state import UNDER_REVIEW, CertificateStatus, RequestState, RequestStatus, Role
+from domain.state import UNDER_REVIEW, Certificate, CertificateStatus, RequestState, RequestStatus, Role
 from starter.client import ActionRefused
 from web.auth import Session, UserRole
 from web.dashboard import forms
@@ -45,6 +45,11 @@ from web.visibility import visible_state
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
+def pending_of(state: RequestState) -> list[Certificate]:
+    """The certificates still without a number: while issuing, or a replacement (`replace-certificate`)."""
+    return [c for c in state.certificates if c.status is CertificateStatus.PENDING]
+
+
 def available_actions(state: RequestState, role: UserRole) -> list[str]:
     """The actions the list (`domain.actions`) allows this role now, in its order; the workflow still has
     the last word on each. Left out where they could only be refused: numbers typed by hand outside manual
@@ -55,7 +60,9 @@ def available_actions(state: RequestState, role: UserRole) -> list[str]:
     check = state.operations_check
     to_cancel = open_cancellations(state)
     possible = {
-        messages.RecordCertificateNumber: manual,
+        # While the NOPICs are in force, only a replacement's number is recorded.
+        messages.RecordCertificateNumber: manual
+        and (state.status is RequestStatus.ISSUING or any(c.replaces for c in pending_of(state))),
         messages.RejectTransportDocument: bool(rejectable(state)),
         messages.ConfirmOperations: check is not None and check.awaits_reviewer,
         messages.RecordCancellation: any(manual or c.oid_failure for c in to_cancel),
@@ -103,8 +110,12 @@ async def _request_page(
         done_messages=DONE,
         documents=documents,
         names=names,
-        pending=[c for c in state.certificates if c.status is CertificateStatus.PENDING],
-        recorded=[c for c in state.certificates if c.status is CertificateStatus.ISSUED],
+        pending=pending_of(state),
+        recorded=[
+            c
+            for c in state.certificates
+            if c.status is CertificateStatus.ISSUED and state.status is RequestStatus.ISSUING
+        ],
         to_cancel=open_cancellations(state),
         rejectable=rejectable(state),
         grace_until=grace_running(state),
@@ -255,6 +266,7 @@ DONE = {
     "correct-request-data": "The corrected data are sent.",
     "withdraw": "The request is withdrawn.",
     "record-certificate": "The NOPIC number is recorded.",
+    "replace-certificate": "The NOPIC is being replaced: a new one is issued, the old one cancelled in OID.",
     "transport-document": "The definitive transport document is delivered.",
     "reject-transport-document": "The transport document is rejected; the exporter has been told.",
     "update-eta": "The ETA is updated: the customs deadline moved with it, or the move waits for a reviewer.",
