@@ -73,6 +73,9 @@ EXPECTED = {
     "corrections_resolved_by_a_reviewer",
     "correction_renames_a_supplier",
     "cancellation_with_an_empty_list_refused",
+    "operations_check_products_in_scope",
+    "product_out_of_scope_stops_issuance",
+    "scope_check_unavailable_then_confirmed",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

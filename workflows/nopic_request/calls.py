@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         OidActivities,
         Operation,
     )
-    from activities.oid_public import OperationActivities
+    from activities.oid_public import CertifiedItems, OperationActivities
     from activities.records import RecordChangeInput, RecordsActivities
 
 # The audit trail must be written: retry until it is, backing off to once a minute. An attempt is one
@@ -122,12 +122,28 @@ async def lookup_operation(operation_id: str, within: timedelta | None = None) -
     )
 
 
-async def issue_nopic(data: NopicData, idempotency_key: str | None = None) -> IssuedNopic:
-    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it."""
+async def lookup_certified_items(operation_id: str, within: timedelta) -> CertifiedItems:
+    """The products OID lists as certified for the operation; raises `ActivityError` when OID cannot say
+    within that time, retries included."""
+    return await workflow.execute_activity_method(
+        OperationActivities.lookup_certified_items,
+        LookupOperationInput(operation_id=operation_id),
+        start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=within,
+        retry_policy=OID_RETRY,
+    )
+
+
+async def issue_nopic(
+    data: NopicData, idempotency_key: str | None = None, within: timedelta | None = None
+) -> IssuedNopic:
+    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it or (given `within`) does not
+    answer within that time, retries included: a retry with the same key finds a NOPIC created late."""
     return await workflow.execute_activity_method(
         OidActivities.issue_nopic,
         IssueNopicInput(data=data, idempotency_key=idempotency_key),
         start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=within,
         retry_policy=OID_RETRY,
     )
 
