@@ -51,7 +51,7 @@ class FakeOid:
     items: dict[str, list[CertifiedItem]] | None = None
     items_unreachable: bool = False
     # Each creation attempt fails as a dead network does (retried); `issue_answer_lost`: OID creates the
-    # NOPIC, then the answer is lost on the way back (retried with the same key).
+    # NOPIC, then every answer is lost on the way back (retried with the same key).
     issue_unreachable: bool = False
     issue_answer_lost: bool = False
     issue_attempts: int = 0
@@ -82,6 +82,8 @@ class FakeOid:
         if self.issue_unreachable:
             raise OidUnavailable("OID could not be reached: connection refused")
         if idempotency_key in self.keys:
+            if self.issue_answer_lost:
+                raise OidUnavailable("OID created the NOPIC, but its answer was lost: connection reset")
             return self.nopics[self.keys[idempotency_key]]
         if data.product_name in self.refuse_products:
             raise NopicRejected(f"the HTS code {data.hts_code} does not match {data.product_name}")

@@ -76,6 +76,7 @@ EXPECTED = {
     "operations_check_products_in_scope",
     "product_out_of_scope_stops_issuance",
     "scope_check_unavailable_then_confirmed",
+    "issuance_unanswered_then_approved_again",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

@@ -8,7 +8,7 @@ the order and names of the calls are, so a call is never added, dropped or moved
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -54,6 +54,8 @@ OID_RETRY = RetryPolicy(
     non_retryable_error_types=OID_NON_RETRYABLE_ERRORS,
 )
 OID_TIMEOUT = timedelta(minutes=1)
+# Creating a NOPIC is bounded by the request's policy (`oid_issue_within`, NOPIC_OID_ISSUE_WITHIN): out of
+# time, issuance stops as for a refusal and a reviewer approves again (the same key finds a late NOPIC).
 # A cancellation the gateway cannot make within this becomes a reviewer's to retry, or to make by hand in
 # OID and confirm: the NOPIC stays listed to cancel meanwhile, and nobody waits for the gateway for good.
 OID_CANCEL_WITHIN = timedelta(hours=1)
@@ -81,6 +83,15 @@ def unanswered(error: ActivityError, within: timedelta) -> str | None:
     last = cause.cause if isinstance(cause, TimeoutError) else cause
     answer = f" (last: {last.message})" if isinstance(last, ApplicationError) else ""
     return f"OID did not answer within {minutes:g} minutes{answer}"
+
+
+def unanswered_since(unanswered: str, asked: datetime, zone: tzinfo) -> str:
+    """OID left a NOPIC's creation unanswered: since when, and what a reviewer does about it."""
+    since = asked.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"{unanswered}, asked since {since}; approve again to ask OID once more (a NOPIC it created "
+        "meanwhile is found, never made twice)"
+    )
 
 
 async def record(change: RecordChangeInput) -> None:
