@@ -61,6 +61,7 @@ def build_activities(adapters: Adapters) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(adapters.mailer, adapters.db)
     registered: list[Callable[..., Any]] = [
         operations.lookup_operation,
+        operations.lookup_certified_items,
         oid.issue_nopic,
         oid.cancel_nopic,
         numbers.claim_nopic_number,

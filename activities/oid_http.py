@@ -26,6 +26,7 @@ from activities.oid import (
     OperationNotFound,
 )
 from core.settings import Settings
+from domain.scope import CertifiedItem
 
 _Body = TypeVar("_Body", bound=BaseModel)
 
@@ -66,6 +67,11 @@ class HttpOidGateway:
             certifier=found.certifier,
             status_date=found.status_date,
         )
+
+    async def certified_items(self, operation_id: str) -> list[CertifiedItem] | None:
+        """The gateway's contract lists no certified items: it refuses a NOPIC for a product outside the
+        exporter's scope when asked to create it, so with the gateway as source the scope is left to that."""
+        return None
 
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> ContractNopic:
         # The contract names every field as `NopicData` does; it takes them as plain JSON values.

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # How long the look-up of one operation may take (retries included) before the check is unavailable and
     # a reviewer may confirm by hand.
     operations_check_timeout: timedelta = timedelta(minutes=10)
+    # How long creating one NOPIC through the OID gateway may take (retries included) before issuance stops
+    # with "OID did not answer", the review team is told, and a reviewer may approve again.
+    oid_issue_within: timedelta = timedelta(hours=1)
     # OID's public operation data (the INTEGRITY public data web service) and its api.data.gov key; with a
     # key, the check asks it rather than the OID gateway. No URL: the local sandbox's stand-in.
     oid_data_url: str | None = None
@@ -156,11 +159,11 @@ class Settings(BaseSettings):
         # Compose passes `${VAR:-}` as an empty string when the operator left the variable unset.
         return None if value == "" else value
 
-    @field_validator("operations_check_timeout")
+    @field_validator("operations_check_timeout", "oid_issue_within")
     @classmethod
     def _positive_timeout(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
-            raise ValueError("the operations check needs a positive time to answer, e.g. PT10M")
+            raise ValueError("OID needs a positive time to answer, e.g. PT10M")
         return value
 
     @property
@@ -234,6 +237,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         transport_grace_working_days=settings.transport_grace_working_days,
         deadline_move_allowance=settings.deadline_move_allowance,
         quantities_report_before=settings.quantities_report_before,
+        oid_issue_within=settings.oid_issue_within,
     )
 
 

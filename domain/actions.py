@@ -140,7 +140,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         slug="confirm-operations",
         roles=REVIEWER,
         statuses=frozenset({RequestStatus.ISSUING}),
-        summary="Confirm by hand that the exporter and importer operations are Certified in OID",
+        summary="Confirm by hand that the exporter and importer operations are Certified in OID, the "
+        "products in the exporter's scope",
     ),
     ActionSpec(
         messages.ReturnToReview,

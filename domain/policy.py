@@ -76,6 +76,12 @@ class Policy(BaseModel):
         description="How long before the NOPICs expire the exporter is asked for the net kg actually "
         "shipped per commodity; none: not asked.",
     )
+    oid_issue_within: timedelta | None = Field(
+        default=None,
+        gt=timedelta(0),
+        description="How long creating one NOPIC through the OID gateway may take, retries included, before "
+        "issuance stops (OID did not answer) and a reviewer may approve again; none: no bound.",
+    )
 
     @field_validator("reminder_offsets")
     @classmethod

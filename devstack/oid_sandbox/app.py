@@ -37,12 +37,15 @@ from activities.oid_contract import (
 )
 from core.logging import get_logger
 from core.settings import Settings
-from devstack.oid_sandbox.public_data import public_operations_answer
+from devstack.oid_sandbox.public_data import public_items_answer, public_operations_answer
 from devstack.oid_sandbox.store import SandboxError, SandboxStore
+from domain.scope import CertifiedItem
 
 log = get_logger(__name__)
 
 DEMO_OPERATIONS = Path(__file__).with_name("operations.json")
+# The certified products of the demo operations, by operation ID (what `rest/Items` answers).
+DEMO_ITEMS = Path(__file__).with_name("items.json")
 
 
 @dataclass
@@ -53,6 +56,7 @@ class SandboxConfig:
     faults: Faults | None = None
     seed: int | None = None
     data_key: str = "sandbox-data-key"  # the public data service's api.data.gov key
+    items_file: Path | None = DEMO_ITEMS  # the operations' certified products (`rest/Items`)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxConfig:
@@ -74,6 +78,10 @@ def load_operations(path: Path) -> list[Operation]:
     return TypeAdapter(list[Operation]).validate_json(path.read_bytes())
 
 
+def load_items(path: Path) -> dict[str, list[CertifiedItem]]:
+    return TypeAdapter(dict[str, list[CertifiedItem]]).validate_json(path.read_bytes())
+
+
 def _error(status_code: int, error: str, detail: str) -> JSONResponse:
     return JSONResponse(ApiError(error=error, detail=detail).model_dump(), status_code=status_code)
 
@@ -83,6 +91,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if config.operations_file is not None:
         for operation in load_operations(config.operations_file):
             store.put_operation(operation)
+    if config.items_file is not None:
+        for operation_id, items in load_items(config.items_file).items():
+            store.put_items(operation_id, items)
     faults = config.faults or Faults()
     rng = random.Random(config.seed)
 
@@ -185,7 +196,20 @@ def create_app(config: SandboxConfig) -> FastAPI:
         expected = config.data_key
         return public_operations_answer(store, query, accept=accept, api_key=api_key, expected=expected)
 
+    @app.post(f"{oid_public.SERVICE_PATH}/{oid_public.ITEMS_PATH}")
+    def public_items(
+        query: oid_public.ItemsQuery,
+        accept: Annotated[str, Header()] = "application/xml",
+        api_key: str | None = None,
+    ) -> Response:
+        return public_items_answer(store, query, accept=accept, api_key=api_key, expected=config.data_key)
+
     # Admin routes, for tests and demos: set up operations and switch faults while running.
+
+    @app.put("/admin/operations/{operation_id}/items", dependencies=auth)
+    def put_items(operation_id: str, items: list[CertifiedItem]) -> list[CertifiedItem]:
+        """The operation's certified products, replaced: leave a product out to put it out of scope."""
+        return store.put_items(operation_id, items)
 
     @app.put("/admin/operations/{operation_id}", dependencies=auth)
     def put_operation(operation_id: str, operation: Operation) -> Operation:

@@ -6,6 +6,7 @@ unique idempotency key makes "one NOPIC per commodity" a property of the storage
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,9 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from activities.oid_contract import CERTIFIED, Nopic, NopicCreate, Operation
+from domain.scope import CertifiedItem
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
+    operation_id TEXT PRIMARY KEY,
+    body         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
     operation_id TEXT PRIMARY KEY,
     body         TEXT NOT NULL
 );
@@ -88,6 +94,24 @@ class SandboxStore:
         with self._lock:
             rows = self._db.execute("SELECT body FROM operations ORDER BY operation_id").fetchall()
         return [Operation.model_validate_json(body) for (body,) in rows]
+
+    def put_items(self, operation_id: str, items: list[CertifiedItem]) -> list[CertifiedItem]:
+        """The operation's certified products, replacing those it had."""
+        body = json.dumps([item.model_dump(mode="json") for item in items])
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO items (operation_id, body) VALUES (?, ?) "
+                "ON CONFLICT (operation_id) DO UPDATE SET body = excluded.body",
+                (operation_id, body),
+            )
+        return items
+
+    def get_items(self, operation_id: str) -> list[CertifiedItem]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM items WHERE operation_id = ?", (operation_id,)
+            ).fetchone()
+        return [CertifiedItem.model_validate(item) for item in json.loads(row[0])] if row else []
 
     # NOPICs
 

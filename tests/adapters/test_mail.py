@@ -571,3 +571,23 @@ async def test_a_replacement_tells_the_new_number_and_that_the_old_one_is_no_lon
     pdfs = [part.get_filename() for part in to_exporter.iter_attachments()]
     assert pdfs == [f"NOPIC-{NUMBERS[1]}.pdf"], "the new NOPIC's PDF only"
     assert list(to_importer.iter_attachments()) == []
+
+
+def test_oid_silent_on_a_nopic_is_told_as_unanswered_not_refused() -> None:
+    mailer = SmtpMailer(Settings())
+    silent = (
+        "OID did not issue the NOPIC for Organic roasted coffee beans: OID did not answer within 60 minutes, "
+        "asked since 2027-01-04 10:00 CET; approve again to ask OID once more"
+    )
+    [coffee, _] = certificates()
+    message = mailer.compose(
+        notification(
+            NotificationKind.OID_REFUSED,
+            Audience.REVIEW_TEAM,
+            certificates=[coffee.model_copy(update={"oid_failure": silent})],
+            message=silent,
+        )
+    )
+    assert str(message["Subject"]).startswith("OID did not answer for a NOPIC of request ")
+    text = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "did not answer within 60 minutes, asked since 2027-01-04 10:00 CET" in text

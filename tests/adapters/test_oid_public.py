@@ -14,13 +14,16 @@ from activities.oid import LookupOperationInput, OidError, OperationNotFound
 from activities.oid_contract import Faults, Operation
 from activities.oid_http import OidUnavailable
 from activities.oid_public import (
+    ITEMS_PATH,
     OPERATIONS_PATH,
     SERVICE_PATH,
     OperationActivities,
     PublicDataOperations,
+    parse_items,
     parse_xml,
 )
 from core.settings import Settings
+from domain.scope import CertifiedItem
 from tests.support.servers import RunningSandbox, free_port
 
 DATA_KEY = "sandbox-data-key"  # the sandbox's key unless NOPIC_OID_DATA_KEY names another
@@ -108,3 +111,42 @@ async def test_a_service_down_or_answering_nonsense_is_worth_retrying(
         assert not error.value.non_retryable
     finally:
         await nowhere.aclose()
+
+
+async def test_the_exporters_certified_items_are_read_in_json_and_xml(oid_sandbox: RunningSandbox) -> None:
+    """The sandbox seeds the demo exporter's products; a test puts one out of scope by leaving it out."""
+    registry = PublicDataOperations.from_settings(settings(oid_sandbox.base_url))
+    try:
+        activities = OperationActivities(registry)
+        seeded = await ActivityEnvironment().run(
+            activities.lookup_certified_items, LookupOperationInput(operation_id="1000000001")
+        )
+        assert seeded.listed and [i.name for i in seeded.items] == ["Mango", "Cocoa", "Cashew"]
+        assert seeded.items[0].varieties == ["dried mango slices", "mango puree"]
+        assert seeded.items[0].certified
+        async with httpx.AsyncClient(base_url=oid_sandbox.base_url) as http:
+            put = await http.put(
+                "/admin/operations/1000000001/items",
+                headers={"X-API-Key": oid_sandbox.api_key},
+                json=[{"name": "Mango", "status": "Certified"}],
+            )
+            assert put.status_code == 200
+            answer = await http.post(
+                f"{SERVICE_PATH}/{ITEMS_PATH}",
+                params={"api_key": DATA_KEY},
+                json={"startIdx": 1, "count": 100, "operationId": "1000000001"},
+            )
+        assert b"<a:itemName>Mango</a:itemName>" in answer.content
+        mango = CertifiedItem(name="Mango", status="Certified")
+        assert parse_items(answer) == ([mango], 1)
+        assert await registry.certified_items("1000000001") == [mango]
+        assert await registry.certified_items("3000000003") == [], "an operation without items lists none"
+    finally:
+        await registry.aclose()
+
+
+async def test_an_item_answer_nopic_cannot_read_is_worth_retrying() -> None:
+    request = httpx.Request("POST", "http://oid.test/rest/Items")
+    nonsense = httpx.Response(200, content=b'{"items": "many"}', request=request)
+    with pytest.raises(OidUnavailable, match="cannot read"):
+        parse_items(nonsense)

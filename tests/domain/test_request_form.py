@@ -166,8 +166,10 @@ def test_the_policy_is_built_from_settings() -> None:
         timedelta(days=30),
         timedelta(days=7),
     )
+    assert today.oid_issue_within == timedelta(hours=1)
     # A policy decoded from a request started before these settings does what that request did.
     assert (Policy().reminder_time, Policy().transport_grace_working_days) == (None, 0)
+    assert Policy().oid_issue_within is None
     assert (Policy().deadline_move_allowance, Policy().quantities_report_before) == (None, None)
     assert (
         today.model_copy(
@@ -176,6 +178,7 @@ def test_the_policy_is_built_from_settings() -> None:
                 "transport_grace_working_days": 0,
                 "deadline_move_allowance": None,
                 "quantities_report_before": None,
+                "oid_issue_within": None,
             }
         )
         == Policy()

@@ -31,6 +31,7 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
         "collect_digest",
         "collect_unreferenced_documents",
         "issue_nopic",
+        "lookup_certified_items",
         "lookup_operation",
         "notify",
         "record_change",

@@ -25,6 +25,7 @@ from activities.oid import (
 )
 from activities.oid_http import OidUnavailable
 from activities.records import RecordChangeInput, RecordedChange
+from domain.scope import CertifiedItem
 
 
 @dataclass
@@ -32,7 +33,8 @@ class FakeOid:
     """OID as a test wants it: `unreachable` (`cancel_unreachable`) makes every look-up (cancellation) fail
     as a dead network does (retried),
     `refuse_products` and `refuse_cancelling` make OID refuse (for good) to issue or cancel those NOPICs,
-    and `hold_issue`, while clear, keeps a creation waiting (an answer slow to come)."""
+    and `hold_issue`, while clear, keeps a creation waiting (an answer slow to come); the fields below say
+    the rest."""
 
     operations: dict[str, Operation] = field(default_factory=dict)
     nopics: dict[str, Nopic] = field(default_factory=dict)
@@ -45,6 +47,14 @@ class FakeOid:
     hold_issue: asyncio.Event | None = None
     issue_started: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: int = 0
+    # Certified items by operation, as OID's public data lists them; none: listed by nobody (the gateway).
+    items: dict[str, list[CertifiedItem]] | None = None
+    items_unreachable: bool = False
+    # Each creation attempt fails as a dead network does (retried); `issue_answer_lost`: OID creates the
+    # NOPIC, then every answer is lost on the way back (retried with the same key).
+    issue_unreachable: bool = False
+    issue_answer_lost: bool = False
+    issue_attempts: int = 0
 
     def register(self, operation_id: str, name: str, status: str = CERTIFIED) -> None:
         self.operations[operation_id] = Operation(
@@ -59,11 +69,21 @@ class FakeOid:
             raise OperationNotFound(f"no operation {operation_id} in OID")
         return self.operations[operation_id]
 
+    async def certified_items(self, operation_id: str) -> list[CertifiedItem] | None:
+        if self.items_unreachable:
+            raise OidUnavailable("OID's item data could not be reached: connection refused")
+        return None if self.items is None else self.items.get(operation_id, [])
+
     async def create_nopic(self, idempotency_key: str, data: NopicData) -> Nopic:
         self.issue_started.set()
+        self.issue_attempts += 1
         if self.hold_issue is not None:
             await self.hold_issue.wait()
+        if self.issue_unreachable:
+            raise OidUnavailable("OID could not be reached: connection refused")
         if idempotency_key in self.keys:
+            if self.issue_answer_lost:
+                raise OidUnavailable("OID created the NOPIC, but its answer was lost: connection reset")
             return self.nopics[self.keys[idempotency_key]]
         if data.product_name in self.refuse_products:
             raise NopicRejected(f"the HTS code {data.hts_code} does not match {data.product_name}")
@@ -74,6 +94,8 @@ class FakeOid:
         nopic = Nopic(number=number, status=NopicStatus.ISSUED, issued_at=datetime.now(UTC), data=data)
         self.nopics[number] = nopic
         self.keys[idempotency_key] = number
+        if self.issue_answer_lost:
+            raise OidUnavailable("OID created the NOPIC, but its answer was lost: connection reset")
         return nopic
 
     async def cancel_nopic(self, number: str, reason: str) -> Nopic:

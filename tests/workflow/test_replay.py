@@ -78,6 +78,10 @@ EXPECTED = {
     "replaced_after_issue_by_hand",
     "replacement_refusals",
     "replacement_refused_by_oid_replaced_again",
+    "operations_check_products_in_scope",
+    "product_out_of_scope_stops_issuance",
+    "scope_check_unavailable_then_confirmed",
+    "issuance_unanswered_then_approved_again",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

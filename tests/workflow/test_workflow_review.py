@@ -70,7 +70,7 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
     [checked] = [e for e in events if e.action == "operations_checked"]
     assert checked.payload["detail"] == (
         "OID lists exporter 1234567890 (Organic Trade SA) Certified; importer 9876543210 (Green Imports Inc) "
-        "Certified"
+        "Certified; products in scope not listed by this source (the gateway refuses one out of scope)"
     )
     described = await handle.describe()
     attributes = described.typed_search_attributes

@@ -8,7 +8,7 @@ the order and names of the calls are, so a call is never added, dropped or moved
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         OidActivities,
         Operation,
     )
-    from activities.oid_public import OperationActivities
+    from activities.oid_public import CertifiedItems, OperationActivities
     from activities.records import RecordChangeInput, RecordsActivities
 
 # The audit trail must be written: retry until it is, backing off to once a minute. An attempt is one
@@ -54,6 +54,8 @@ OID_RETRY = RetryPolicy(
     non_retryable_error_types=OID_NON_RETRYABLE_ERRORS,
 )
 OID_TIMEOUT = timedelta(minutes=1)
+# Creating a NOPIC is bounded by the request's policy (`oid_issue_within`, NOPIC_OID_ISSUE_WITHIN): out of
+# time, issuance stops as for a refusal and a reviewer approves again (the same key finds a late NOPIC).
 # A cancellation the gateway cannot make within this becomes a reviewer's to retry, or to make by hand in
 # OID and confirm: the NOPIC stays listed to cancel meanwhile, and nobody waits for the gateway for good.
 OID_CANCEL_WITHIN = timedelta(hours=1)
@@ -81,6 +83,15 @@ def unanswered(error: ActivityError, within: timedelta) -> str | None:
     last = cause.cause if isinstance(cause, TimeoutError) else cause
     answer = f" (last: {last.message})" if isinstance(last, ApplicationError) else ""
     return f"OID did not answer within {minutes:g} minutes{answer}"
+
+
+def unanswered_since(unanswered: str, asked: datetime, zone: tzinfo) -> str:
+    """OID left a NOPIC's creation unanswered: since when, and what a reviewer does about it."""
+    since = asked.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"{unanswered}, asked since {since}; approve again to ask OID once more (a NOPIC it created "
+        "meanwhile is found, never made twice)"
+    )
 
 
 async def record(change: RecordChangeInput) -> None:
@@ -122,12 +133,28 @@ async def lookup_operation(operation_id: str, within: timedelta | None = None) -
     )
 
 
-async def issue_nopic(data: NopicData, idempotency_key: str | None = None) -> IssuedNopic:
-    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it."""
+async def lookup_certified_items(operation_id: str, within: timedelta) -> CertifiedItems:
+    """The products OID lists as certified for the operation; raises `ActivityError` when OID cannot say
+    within that time, retries included."""
+    return await workflow.execute_activity_method(
+        OperationActivities.lookup_certified_items,
+        LookupOperationInput(operation_id=operation_id),
+        start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=within,
+        retry_policy=OID_RETRY,
+    )
+
+
+async def issue_nopic(
+    data: NopicData, idempotency_key: str | None = None, within: timedelta | None = None
+) -> IssuedNopic:
+    """Create one NOPIC in OID; raises `ActivityError` when OID refuses it or (given `within`) does not
+    answer within that time, retries included: a retry with the same key finds a NOPIC created late."""
     return await workflow.execute_activity_method(
         OidActivities.issue_nopic,
         IssueNopicInput(data=data, idempotency_key=idempotency_key),
         start_to_close_timeout=OID_TIMEOUT,
+        schedule_to_close_timeout=within,
         retry_policy=OID_RETRY,
     )
 

@@ -5,7 +5,10 @@ or the OID gateway's look-up), each within the policy's time; the answer goes in
 `reviewer`: a reviewer looks both up in OID's public search and confirms (`confirm-operations`). When OID
 does not answer in time, the check is unavailable, says why on the request page and in the issuing queue,
 and a reviewer may confirm by hand. An operation OID lists as anything but Certified stops issuance with
-the reason, as before. The wait is for a condition, outside the request's lock, so every action goes on.
+the reason, as before; so does a product of the request that is not among the exporter's certified items
+in OID (`domain.scope`), when the source lists them (the public data service does, the gateway does not).
+A reviewer's confirmation covers the products in scope too. The wait is for a condition, outside the
+request's lock, so every action goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from workflows.nopic_request.cancellations import Cancellations
 with workflow.unsafe.imports_passed_through():
     from activities.oid import OperationNotFound
     from domain.policy import OperationsSource
+    from domain.scope import out_of_scope
     from domain.state import SYSTEM, OperationsCheck
     from domain.state import OperationsCheckStatus as Check
     from domain.state import RequestStatus as Status
@@ -45,7 +49,11 @@ class OperationsChecks(Cancellations):
             self._operations_checked = blocked is None
             return blocked
         if state.policy.operations_check is OperationsSource.REVIEWER:
-            self._set_check(Check.TO_CONFIRM, "a reviewer looks both operations up in OID and confirms them")
+            self._set_check(
+                Check.TO_CONFIRM,
+                "a reviewer looks both operations up in OID and confirms them, with each product of the "
+                "request among the exporter's certified products",
+            )
         else:
             blocked = await self._look_up_in_oid()
             if blocked is not None:
@@ -75,11 +83,7 @@ class OperationsChecks(Cancellations):
                     reason = f"the {role}'s operation {operation_id} is not listed in OID: {cause.message}"
                     return await self._not_certified(reason)
                 why = calls.unanswered(error, within) or calls.failure_reason(error)
-                reason = f"the {role}'s operation {operation_id} could not be checked: {why}"
-                if state.status is Status.ISSUING:
-                    async with self._lock:
-                        self._set_check(Check.UNAVAILABLE, reason)
-                        await self._record("operations_check_unavailable", SYSTEM, detail=reason)
+                await self._unavailable(f"the {role}'s operation {operation_id} could not be checked: {why}")
                 return None
             if not operation.certified:
                 return await self._not_certified(
@@ -88,11 +92,47 @@ class OperationsChecks(Cancellations):
                 )
             since = f" since {operation.status_date}" if operation.status_date else ""
             found.append(f"{role} {operation_id} ({operation.name}) Certified{since}")
+        if workflow.patched(patches.PRODUCTS_IN_SCOPE):
+            scope = await self._look_up_scope(within, deadline)
+            if scope is None:
+                return None  # unavailable: a reviewer may confirm by hand
+            in_scope, detail = scope
+            if not in_scope:
+                return await self._not_certified(detail)
+            found.append(detail)
         if state.status is Status.ISSUING:
             async with self._lock:
                 self._set_check(Check.CERTIFIED, "OID lists " + "; ".join(found))
                 await self._record("operations_checked", SYSTEM, detail="OID lists " + "; ".join(found))
         return None
+
+    async def _look_up_scope(self, within: timedelta, deadline: datetime) -> tuple[bool, str] | None:
+        """Whether every commodity is among the exporter's certified products in OID, with what to say of
+        it; None when OID could not say in time (the check is then unavailable, as for the operations)."""
+        state = self._state
+        operation_id = state.form.exporter.operation_id
+        try:
+            listed = await calls.lookup_certified_items(operation_id, within=_left(deadline))
+        except ActivityError as error:
+            why = calls.unanswered(error, within) or calls.failure_reason(error)
+            await self._unavailable(
+                f"the products certified for the exporter's operation {operation_id} could not be "
+                f"checked: {why}"
+            )
+            return None
+        if not listed.listed:
+            return True, "products in scope not listed by this source (the gateway refuses one out of scope)"
+        missing = out_of_scope(state.form.commodities, listed.items)
+        if missing:
+            names = ", ".join(repr(name) for name in missing)
+            certified = ", ".join(item.name for item in listed.items if item.certified) or "none"
+            verb = "is" if len(missing) == 1 else "are"
+            return False, (
+                f"{names} {verb} not among the products OID lists as certified for the exporter's operation "
+                f"{operation_id} (certified: {certified}): NOPICs cannot be issued for a product out of "
+                "the exporter's scope"
+            )
+        return True, f"every product in the exporter's scope ({len(state.form.commodities)} checked)"
 
     async def check_operations_certified(self) -> str | None:
         """Why NOPICs cannot be issued for these operations, or None when both are certified in OID.
@@ -113,6 +153,13 @@ class OperationsChecks(Cancellations):
                     "in OID, not Certified: NOPICs cannot be issued for it"
                 )
         return None
+
+    async def _unavailable(self, reason: str) -> None:
+        """OID could not say in time: the check is unavailable, and a reviewer may confirm by hand."""
+        if self._state.status is Status.ISSUING:
+            async with self._lock:
+                self._set_check(Check.UNAVAILABLE, reason)
+                await self._record("operations_check_unavailable", SYSTEM, detail=reason)
 
     async def _not_certified(self, reason: str) -> str:
         self._set_check(Check.NOT_CERTIFIED, reason)

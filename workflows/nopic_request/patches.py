@@ -32,6 +32,15 @@ certificate, forgetting the numbers issued."""
 ISSUE_REFUSAL_TOLD = "oid-issue-refusal-told"
 """OID's refusal to issue a NOPIC shows on the certificate and is mailed to the review team."""
 
+PRODUCTS_IN_SCOPE = "scope-products-in-scope"
+"""With OID as the source, the operations check also looks up the exporter's certified items and stops
+issuance for a product not among them; before, only the operations' status was checked."""
+
+ISSUE_WITHIN = "scope-oid-issue-within"
+"""Creating a NOPIC through the gateway is bounded by the policy's `oid_issue_within`: out of time, issuance
+stops as for a refusal (the certificate says OID did not answer, since when; the review team is told);
+before, OID was retried without end."""
+
 TIMEKEEPING = "paths-timekeeping"
 """Each waiting step waits on the request's whole schedule (`domain.schedule`: reminders at the local hour,
 the departure, a grace period, further shipments' documents, the expiry); before, each step had its own

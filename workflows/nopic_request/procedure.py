@@ -138,14 +138,18 @@ class Procedure(OperationsChecks, Timekeeping):
         """Create one NOPIC through the OID gateway; the reason when OID refuses it.
 
         Its key names the commodity, the certificate's revision and a digest of its data, so a re-issue
-        after a correction never sends a key the gateway knows with other data.
+        after a correction never sends a key the gateway knows with other data, and an unchanged one (after
+        OID did not answer within the policy's `oid_issue_within`) finds the NOPIC OID created late.
         """
         state = self._state
         data = NopicData.of(state.request_id, state.form, certificate)
+        within = state.policy.oid_issue_within if workflow.patched(patches.ISSUE_WITHIN) else None
+        asked, zone = workflow.now(), state.policy.zone
         try:
-            issued = await calls.issue_nopic(data, idempotency_key(data, certificate.revision))
+            issued = await calls.issue_nopic(data, idempotency_key(data, certificate.revision), within)
         except ActivityError as error:
-            reason = calls.failure_reason(error)
+            silent = calls.unanswered(error, within) if within is not None else None
+            reason = calls.unanswered_since(silent, asked, zone) if silent else calls.failure_reason(error)
             return f"OID did not issue the NOPIC for {certificate.product_name}: {reason}"
         async with self._lock:
             await self._issued(certificate, data, issued)
