@@ -39,9 +39,13 @@ $(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK) $(UV)
 run: $(STAMP)
 	$(VENV)/bin/nopic up
 
+# The test files run on both cores (pytest-xdist), a file's tests on one worker so its module fixtures
+# (a whole stack, a browser) start once.
+TEST_WORKERS ?= 2
+
 ## Lint, type-check and run the whole test suite.
 test: $(STAMP) lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -24,6 +24,25 @@ from tests.support.stack import ApiStack, running_stack
 from tests.support.temporal import dev_server, time_skipping_server
 
 
+# What each fault test printed of its run (kills, mail repeats, activities run again), gathered from the
+# reports so a run on several workers (`make test`) still ends by showing them.
+_FAULT_REPORTS: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "faults" in report.keywords and report.capstdout:
+        _FAULT_REPORTS.append((report.nodeid, report.capstdout))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FAULT_REPORTS:
+        terminalreporter.section("what the fault tests saw")
+        for nodeid, printed in sorted(_FAULT_REPORTS):
+            terminalreporter.write_line(nodeid)
+            for line in printed.splitlines():
+                terminalreporter.write_line(f"  {line}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def service_logging() -> None:
     """Tests log the way the service does (structlog's own default renders slow, verbose tracebacks)."""

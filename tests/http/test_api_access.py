@@ -138,6 +138,7 @@ async def test_every_endpoint_by_role(stack: ApiStack) -> None:
         action("decline-eta-move", REVIEWERS_ONLY, {"reason": "too far"}),
         action("report-quantities", PEOPLE_OWN, {"quantities": [{"commodity_index": 0, "net_kg": "1"}]}),
         action("correct-request-data", PEOPLE_OWN, {"form": request_body()}),
+        action("replace-certificate", REVIEWERS_ONLY, {"commodity_index": 0, "reason": "labels reprinted"}),
         # The two that end the request come last; after them the workflow answers 409, still past access.
         action("refuse", REVIEWERS_ONLY, {"reason": "not compliant"}),
         action("withdraw", PEOPLE_OWN, {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -51,7 +52,11 @@ def _ports_the_kernel_never_picks() -> range:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    return range(max(1024, low - 12000), low)
+    # The test run's workers (pytest-xdist's gw0, gw1, ...) each take every n-th port of the range, so two
+    # never hand out the same one.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return range(max(1024, low - 12000) + worker, low, workers)
 
 
 def free_port() -> int:
