@@ -23,7 +23,6 @@ from tests.support.servers import RunningSandbox, serve_in_process
 from tests.support.stack import ApiStack, running_stack
 from tests.support.temporal import dev_server, time_skipping_server
 
-
 # What each fault test printed of its run (kills, mail repeats, activities run again), gathered from the
 # reports so a run on several workers (`make test`) still ends by showing them.
 _FAULT_REPORTS: list[tuple[str, str]] = []

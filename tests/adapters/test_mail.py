@@ -591,3 +591,4 @@ def test_oid_silent_on_a_nopic_is_told_as_unanswered_not_refused() -> None:
     assert str(message["Subject"]).startswith("OID did not answer for a NOPIC of request ")
     text = " ".join(message.get_body(("plain",)).get_content().split())
     assert "did not answer within 60 minutes, asked since 2027-01-04 10:00 CET" in text
+    assert text.count("OID did not issue the NOPIC for") == 1, "the reason is told once, not prefixed twice"
