@@ -23,6 +23,24 @@ from tests.support.servers import RunningSandbox, serve_in_process
 from tests.support.stack import ApiStack, running_stack
 from tests.support.temporal import dev_server, time_skipping_server
 
+
+def _weight(item: pytest.Item) -> int:
+    """The whole-stack files (faults, then `nopic up`, then the browser) take minutes, the others seconds."""
+    for rank, marker in enumerate(("faults", "stack")):
+        if item.get_closest_marker(marker) is not None:
+            return rank
+    return 2 if item.nodeid.startswith("tests/dashboard/") else 3
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first (a file's tests stay together: the sort is stable and its key the file's), so
+    on both cores (`make test`) the short ones fill in beside them rather than waiting for them at the end."""
+    weights = {}
+    for item in items:
+        weights[item.path] = min(weights.get(item.path, 3), _weight(item))
+    items.sort(key=lambda item: weights[item.path])
+
+
 # What each fault test printed of its run (kills, mail repeats, activities run again), gathered from the
 # reports so a run on several workers (`make test`) still ends by showing them.
 _FAULT_REPORTS: list[tuple[str, str]] = []
@@ -39,7 +57,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for nodeid, printed in sorted(_FAULT_REPORTS):
             terminalreporter.write_line(nodeid)
             for line in printed.splitlines():
-                terminalreporter.write_line(f"  {line}")
+                if "\x1b[" not in line:  # the SDK core's own log lines, coloured, are not the test's report
+                    terminalreporter.write_line(f"  {line}")
 
 
 @pytest.fixture(scope="session", autouse=True)

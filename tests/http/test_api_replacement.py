@@ -64,3 +64,7 @@ async def test_replace_certificate_refuses_bad_input_naming_the_field_then_repla
         assert old_pdf.status_code == 200
         text = " ".join(PdfReader(io.BytesIO(old_pdf.content)).pages[0].extract_text().split())
         assert f"REPLACED BY NOPIC {new['number']}" in text
+        page = await stack.dashboard(stack.reviewer)
+        async with page:
+            html = (await page.get(f"/ui/requests/{request_id}")).text
+        assert f"(replaced by {new['number']})" in html and f"(replaces {old['number']})" in html

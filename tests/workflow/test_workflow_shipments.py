@@ -220,7 +220,8 @@ async def test_a_transport_document_sent_with_the_form_is_the_first_shipment_s_o
     assert state.transport_document is None
     with_kg = service.transport_document("bl-with-form", kg={0: "12000", 1: "800.5"})
     state = await handle.execute_update(NopicRequest.transport_document, with_kg)
-    state = await service.issued(handle)
+    # Held until the NOPICs are issued, then taken at once: the request passes awaiting_transport_document
+    # too briefly for a poll to be sure to see it.
     state = await service.until_status(handle, RequestStatus.ACTIVE)
     assert state.first_shipment is not None and state.shipped_kg(1) == Decimal("800.5")
     assert "first_shipment_accepted" in service.store.actions(state.request_id)
