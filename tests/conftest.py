@@ -35,7 +35,7 @@ def _weight(item: pytest.Item) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first (a file's tests stay together: the sort is stable and its key the file's), so
     on both cores (`make test`) the short ones fill in beside them rather than waiting for them at the end."""
-    weights = {}
+    weights: dict[Path, int] = {}
     for item in items:
         weights[item.path] = min(weights.get(item.path, 3), _weight(item))
     items.sort(key=lambda item: weights[item.path])

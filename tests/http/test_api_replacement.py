@@ -65,6 +65,8 @@ async def test_replace_certificate_refuses_bad_input_naming_the_field_then_repla
         text = " ".join(PdfReader(io.BytesIO(old_pdf.content)).pages[0].extract_text().split())
         assert f"REPLACED BY NOPIC {new['number']}" in text
         page = await stack.dashboard(stack.reviewer)
-        async with page:
+        try:
             html = (await page.get(f"/ui/requests/{request_id}")).text
+        finally:
+            await page.aclose()
         assert f"(replaced by {new['number']})" in html and f"(replaces {old['number']})" in html

@@ -222,6 +222,7 @@ async def test_a_transport_document_sent_with_the_form_is_the_first_shipment_s_o
     state = await handle.execute_update(NopicRequest.transport_document, with_kg)
     # Held until the NOPICs are issued, then taken at once: the request passes awaiting_transport_document
     # too briefly for a poll to be sure to see it.
+    await handle.execute_update(NopicRequest.approve, Approve(**service.action()))
     state = await service.until_status(handle, RequestStatus.ACTIVE)
     assert state.first_shipment is not None and state.shipped_kg(1) == Decimal("800.5")
     assert "first_shipment_accepted" in service.store.actions(state.request_id)
