@@ -45,7 +45,7 @@ TEST_WORKERS ?= 2
 
 ## Lint, type-check and run the whole test suite.
 test: $(STAMP) lint
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

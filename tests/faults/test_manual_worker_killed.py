@@ -26,7 +26,7 @@ from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
 
-REQUESTS = int(os.environ.get("NOPIC_FAULTS_MANUAL_REQUESTS", "40"))
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_MANUAL_REQUESTS", "30"))
 KILLS = int(os.environ.get("NOPIC_FAULTS_KILLS", "4"))
 SEED = int(os.environ.get("NOPIC_FAULTS_SEED", str(random.SystemRandom().randrange(10**6))))
 ONCE = ("confirm_operations", "record_certificate_number", "cancel_certificates", "record_cancellation")

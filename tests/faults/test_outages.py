@@ -100,9 +100,40 @@ async def test_temporal_stopped_and_started_again_loses_nothing(stack: FaultStac
     calls_failed = Felt(
         "calls to Temporal failed", ("temporal_long_request_failure", "temporal_request_failure")
     )
-    await through_an_outage(
-        stack, "temporal", *child_away(stack, "temporal"), calls_failed, engine_unavailable
-    )
+    try:
+        await through_an_outage(
+            stack, "temporal", *child_away(stack, "temporal"), calls_failed, engine_unavailable
+        )
+    except AssertionError:
+        wedged = await wedged_by_the_sdk(stack)
+        if wedged:
+            pytest.xfail(
+                f"{len(wedged)} request(s) wedged after the restart by the SDK's update state machine "
+                f"({ENGINE_WEDGE}), every later workflow task failing: {', '.join(wedged)}"
+            )
+        raise
+
+
+# The one failure this test knows is not ours (README, "Known limitations"): across a server restart, an
+# update the worker had accepted and completed in one workflow task comes again with the same id, and the SDK
+# core refuses its own transition. Only a workflow task failure with exactly this message turns a failure
+# into an expected one; anything else fails the test.
+ENGINE_WEDGE = "Invalid transition while handling update response"
+
+
+async def wedged_by_the_sdk(stack: FaultStack) -> list[str]:
+    """The open request workflows whose history holds a workflow task failed with `ENGINE_WEDGE`."""
+    client = await stack.temporal()
+    wedged = []
+    async for execution in client.list_workflows("ExecutionStatus = 'Running'"):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        async for event in handle.fetch_history_events():
+            if not event.HasField("workflow_task_failed_event_attributes"):
+                continue
+            if ENGINE_WEDGE in str(event.workflow_task_failed_event_attributes.failure):
+                wedged.append(execution.id)
+                break
+    return wedged
 
 
 async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stack: FaultStack) -> None:

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from activities.oid_contract import Faults
 from tests.support.lifecycles import assert_nothing_lost, run_lifecycles
 from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
 
-REQUESTS = int(os.environ.get("NOPIC_FAULTS_TWO_WORKERS_REQUESTS", "40"))
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_TWO_WORKERS_REQUESTS", "30"))
 RAN = "temporal_activity_execution_latency_count"  # activities a worker ran to an end, failed or not
 
 
@@ -34,6 +35,9 @@ async def ran(stack: FaultStack, worker: str) -> float:
 
 async def test_one_of_two_workers_killed_for_good_the_other_finishes_every_request(stack: FaultStack) -> None:
     await stack.add_worker("worker-2")
+    # OID answers after 300 ms, so a worker seen with activities in hand still has them when the kill lands
+    # a few milliseconds later (without it, one may finish in between and nothing is left to run again).
+    await stack.set_oid_faults(Faults(latency_ms=300))
     batches = [asyncio.create_task(run_lifecycles(stack, REQUESTS, "two-0", concurrency=16))]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 120
@@ -59,6 +63,7 @@ async def test_one_of_two_workers_killed_for_good_the_other_finishes_every_reque
     print(f"worker killed for good with {in_hand:.0f} activities in hand, {first.total(RAN):.0f} run")
 
     ids = [request_id for batch in await asyncio.gather(*batches) for request_id in batch]
+    await stack.set_oid_faults(Faults())
     second = await ran(stack, "worker-2")
     print(f"the other ran {second - second_at_kill:.0f} activities after the kill ({len(batches)} batches)")
     assert second > second_at_kill, "the remaining worker did none of the work left"

@@ -39,7 +39,7 @@ from tests.support.process_stack import FaultStack, fault_stack
 
 pytestmark = pytest.mark.faults
 
-REQUESTS = int(os.environ.get("NOPIC_FAULTS_REQUESTS", "100"))
+REQUESTS = int(os.environ.get("NOPIC_FAULTS_REQUESTS", "60"))
 KILLS = int(os.environ.get("NOPIC_FAULTS_KILLS", "4"))
 SEED = int(os.environ.get("NOPIC_FAULTS_SEED", str(random.SystemRandom().randrange(10**6))))
 # A tenth as many of each other kind: cancelled by the reviewer, issued in part.
