@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
+from xdist.scheduler import LoadFileScheduling
 
 from core.db import create_pool
 from core.logging import configure_logging
@@ -39,6 +41,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         weights[item.path] = min(weights.get(item.path, 3), _weight(item))
     items.sort(key=lambda item: weights[item.path])
+
+
+class _OneWholeStackAtATime(LoadFileScheduling):
+    """`--dist loadfile`, but the fault tests' files as one unit: one worker runs them in turn while the other
+    runs the rest, so two whole stacks of processes never compete for the two cores."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "tests/faults/" if nodeid.startswith("tests/faults/") else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return _OneWholeStackAtATime(config, log) if config.getoption("dist") == "loadfile" else None
 
 
 # What each fault test printed of its run (kills, mail repeats, activities run again), gathered from the
