@@ -24,6 +24,7 @@ pytestmark = pytest.mark.faults
 
 REQUESTS = int(os.environ.get("NOPIC_FAULTS_OUTAGE_REQUESTS", "10"))
 OUTAGE_SECONDS = float(os.environ.get("NOPIC_FAULTS_OUTAGE_SECONDS", "4"))
+RAN = "temporal_activity_execution_latency_count"  # activities the worker ran to an end, failed or not
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +59,16 @@ async def through_an_outage(
 ) -> list[str]:
     """Requests start, the outage begins once they are under way, lasts a while, ends; the worker felt it
     (`felt` went up while it lasted: the fault was hit, not slept through); they all finish."""
+    ran_before = (await stack.worker_metrics()).total(RAN)
     lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, tag, concurrency=5))
-    await asyncio.sleep(1.0)
+    # Under way: the worker has run activities of these requests (on a loaded machine that takes longer
+    # than any fixed pause would promise).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (await stack.worker_metrics()).total(RAN) == ran_before:
+        assert not lifecycles.done(), lifecycles.result()
+        assert loop.time() < deadline, "the requests never got under way"
+        await asyncio.sleep(0.1)
     before = felt.count(await stack.worker_metrics())
     await down()
     try:
