@@ -35,6 +35,14 @@ from tests.support.servers import free_port
 NOPIC = str(Path(sys.executable).parent / "nopic")
 START_TIMEOUT = 30.0
 
+# A probe answers at once on a quiet machine; on a loaded one (both cores busy with other tests) a readiness
+# check that asks Temporal once took longer than httpx's default 5 s. The probes' own bounds are tested.
+PROBE_TIMEOUT = 30.0
+
+
+def probe_client(base: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, timeout=PROBE_TIMEOUT)
+
 
 @activity.defn
 async def noop() -> None:
@@ -122,7 +130,7 @@ async def test_api_is_live_ready_and_counts_requests(
     target = temporal_target(dev_server_env)
     env = service_env(tmp_path, http_port=str(port), temporal_address=target, database_url=database_url)
     base = f"http://127.0.0.1:{port}"
-    async with running("api", env, f"{base}/health/live"), httpx.AsyncClient(base_url=base) as http:
+    async with running("api", env, f"{base}/health/live"), probe_client(base) as http:
         assert (await http.get("/health/live")).json() == {"status": "live"}
         ready = await http.get("/health/ready")
         assert ready.status_code == 200
@@ -147,7 +155,7 @@ async def test_api_is_live_but_not_ready_while_temporal_is_down(database_url: st
     nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
     env = service_env(tmp_path, http_port=str(port), temporal_address=nobody, database_url=database_url)
     base = f"http://127.0.0.1:{port}"
-    async with running("api", env, f"{base}/health/live"), httpx.AsyncClient(base_url=base) as http:
+    async with running("api", env, f"{base}/health/live"), probe_client(base) as http:
         assert (await http.get("/health/live")).status_code == 200
         ready = await http.get("/health/ready")
         assert ready.status_code == 503
@@ -171,7 +179,7 @@ async def test_worker_serves_probes_and_temporal_sdk_metrics(database_url: str, 
     )
     base = f"http://127.0.0.1:{health}"
     try:
-        async with running("worker", env, f"{base}/health/live"), httpx.AsyncClient(base_url=base) as http:
+        async with running("worker", env, f"{base}/health/live"), probe_client(base) as http:
             assert (await http.get("/health/live")).json() == {"status": "live"}
 
             ready = await _eventually_ready(http)  # once it polls its task queue
@@ -211,7 +219,7 @@ async def test_worker_readiness_follows_polling_and_the_server(task_queue: str) 
         probes = Probes("127.0.0.1", 0, state.readiness)
         base = f"http://127.0.0.1:{probes.port}"
         try:
-            async with httpx.AsyncClient(base_url=base) as http:
+            async with probe_client(base) as http:
                 assert (await http.get("/health/ready")).json()["reason"].startswith("starting")
                 state.worker = Worker(client, task_queue=task_queue, activities=[noop])
                 async with state.worker:
