@@ -13,17 +13,32 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
 from devstack.supervisor import RunningChild
-from tests.support.lifecycles import assert_nothing_lost, run_lifecycles
+from domain.messages import Approve
+from domain.state import Actor, Role
+from starter.client import EngineUnavailable, RequestClient
+from tests.support.lifecycles import (
+    RETRY_FOR,
+    assert_nothing_lost,
+    call,
+    run_lifecycles,
+    submitted,
+    supporting_documents,
+    transport_document,
+    until_state,
+)
 from tests.support.process_stack import FaultStack, Metrics, fault_stack
+from tests.support.stack import first_shipment, request_body
 
 pytestmark = pytest.mark.faults
 
 REQUESTS = int(os.environ.get("NOPIC_FAULTS_OUTAGE_REQUESTS", "10"))
 OUTAGE_SECONDS = float(os.environ.get("NOPIC_FAULTS_OUTAGE_SECONDS", "4"))
+FELT_WITHIN = 60.0  # seconds an outage goes on past OUTAGE_SECONDS for the worker to meet it
 RAN = "temporal_activity_execution_latency_count"  # activities the worker ran to an end, failed or not
 
 
@@ -56,9 +71,11 @@ async def through_an_outage(
     up: Callable[[], Awaitable[None]],
     felt: Felt,
     meanwhile: Callable[[], Awaitable[None]] | None = None,
+    afterwards: Callable[[], Awaitable[list[str]]] | None = None,
 ) -> list[str]:
-    """Requests start, the outage begins once they are under way, lasts a while, ends; the worker felt it
-    (`felt` went up while it lasted: the fault was hit, not slept through); they all finish."""
+    """Requests start, the outage begins once they are under way, lasts a while and until the worker felt
+    it (`felt` went up: the fault was hit, not slept through), ends; they all finish, and so do the requests
+    `afterwards` takes to their end."""
     ran_before = (await stack.worker_metrics()).total(RAN)
     lifecycles = asyncio.create_task(run_lifecycles(stack, REQUESTS, tag, concurrency=5))
     # Under way: the worker has run activities of these requests (on a loaded machine that takes longer
@@ -75,17 +92,26 @@ async def through_an_outage(
         if meanwhile is not None:
             await meanwhile()
         await asyncio.sleep(OUTAGE_SECONDS)
+        deadline = loop.time() + FELT_WITHIN
+        while loop.time() < deadline:
+            if felt.count(await stack.worker_metrics()) > before:
+                break
+            await asyncio.sleep(0.2)
     finally:
         await up()
     during = felt.count(await stack.worker_metrics()) - before
     print(f"{tag}: {during:.0f} {felt.what} while it was away")
-    assert during > 0, f"the outage was never hit: no {felt.what} while it lasted"
+    assert during > 0, f"the outage was never hit: no {felt.what} in {OUTAGE_SECONDS + FELT_WITHIN:.0f} s"
     ids = await lifecycles
+    if afterwards is not None:
+        ids += await afterwards()
     print(await assert_nothing_lost(stack, ids))
     return ids
 
 
-def child_away(stack: FaultStack, name: str) -> tuple[Callable[[], Awaitable[None]], ...]:
+def child_away(
+    stack: FaultStack, name: str
+) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
     """Stop one process of the stack (SIGTERM, as the supervisor does), and start it again."""
     stopped: list[RunningChild] = []
 
@@ -146,6 +172,26 @@ async def wedged_by_the_sdk(stack: FaultStack) -> list[str]:
 
 
 async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stack: FaultStack) -> None:
+    # The API stops with the database, and so do the driver's requests: the worker could sit the outage out
+    # idle. One request waits checked in, and a reviewer approves it from the command line meanwhile (that
+    # path needs no database), so the worker has an approval to record while the database is away.
+    async with stack.client(stack.exporter) as exporter, stack.client(stack.reviewer) as reviewer:
+        body = request_body(documents=await supporting_documents(exporter), product="Organic mango held")
+        held = await submitted(exporter, reviewer, body, "postgres-held")
+    requests = RequestClient(await stack.temporal(), stack.settings.temporal_task_queue)
+    approval: list[asyncio.Task[None]] = []
+
+    async def approve_held() -> None:
+        by = Actor(person_id=stack.reviewer.username, name="Rita", role=Role.REVIEWER)
+        action = Approve(action_id=f"approve-{held}", actor=by, at=datetime.now(UTC))
+        deadline = asyncio.get_running_loop().time() + RETRY_FOR
+        while True:
+            try:
+                await requests.act(held, action)  # the same action id again changes nothing
+                return
+            except EngineUnavailable:
+                assert asyncio.get_running_loop().time() < deadline, f"{held} was never approved"
+
     async def database_unavailable() -> None:
         async with stack.client(stack.reviewer) as http:
             answer = await http.get("/requests")
@@ -153,6 +199,19 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
         error = answer.json()["error"]
         assert error["code"] == "database_unavailable"
         assert "database does not answer" in error["message"]
+        approval.append(asyncio.create_task(approve_held()))
+
+    async def finish_held() -> list[str]:
+        await approval.pop()
+        async with stack.client(stack.exporter) as exporter:
+            await until_state(
+                exporter, held, lambda s: s["status"] == "awaiting_transport_document", "issued"
+            )
+            bill = await transport_document(exporter)
+            action = {"action_id": f"transport-{held}", "document": bill, **first_shipment()}
+            await call(exporter, "POST", f"/requests/{held}/actions/transport-document", json=action)
+            await until_state(exporter, held, lambda s: s["status"] == "active", "active")
+        return [held]
 
     records_failed = Felt(
         "records activities failed",
@@ -160,7 +219,13 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
         {"activity_type": "record_change"},
     )
     await through_an_outage(
-        stack, "postgres", stack.stop_postgres, stack.start_postgres, records_failed, database_unavailable
+        stack,
+        "postgres",
+        stack.stop_postgres,
+        stack.start_postgres,
+        records_failed,
+        database_unavailable,
+        finish_held,
     )
 
 
