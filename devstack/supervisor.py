@@ -1,7 +1,8 @@
 """`nopic up`: the whole service on one machine, in the foreground, with one log stream.
 
 The supervisor starts PostgreSQL (embedded, unless NOPIC_DATABASE_URL names a server), applies the schema
-migrations, then starts each entry of `children()` in order, waiting until each answers before the next.
+migrations, then starts the dependencies of `children()` (Temporal, the OID sandbox, the SMTP sink) together
+and, once each answers, the worker and the API.
 Ctrl-C (SIGINT) or SIGTERM stops the children in reverse order, then PostgreSQL; all data stays under
 NOPIC_HOME, so the next `nopic up` resumes where this one stopped.
 
@@ -61,8 +62,11 @@ class Child:
     name: str
     argv: list[str]
     ports: tuple[Port, ...] = ()
-    # Polled until it returns True; the next child starts only then.
+    # Polled until it returns True; the start counts as done only then.
     ready: Callable[[], Awaitable[bool]] | None = None
+    # What the service stands on (Temporal, the OID sandbox, the SMTP sink): these start together, and
+    # the service's own processes once they all answer.
+    dependency: bool = False
     # A program that does not log through structlog: its output lines are re-logged as this child's.
     relay_output: bool = False
     # SIGTERM first; SIGKILL if still running after this long (the worker gives activities 10 s).
@@ -70,7 +74,7 @@ class Child:
 
 
 def children(settings: Settings) -> list[Child]:
-    """The processes of the stack, in start order."""
+    """The processes of the stack: the dependencies, then the service's own."""
     python = [sys.executable, "-m"]
     entries: list[Child] = []
     if settings.temporal_address is None:
@@ -84,6 +88,7 @@ def children(settings: Settings) -> list[Child]:
                 [*python, "devstack.oid_sandbox"],
                 ports=(sandbox_port,),
                 ready=lambda: http_answers(f"{sandbox}/health"),
+                dependency=True,
             )
         )
     if settings.smtp_sink:
@@ -93,6 +98,7 @@ def children(settings: Settings) -> list[Child]:
                 [*python, "devstack.smtp_sink"],
                 ports=(Port(settings.smtp_port, settings.smtp_host, "SMTP sink", "NOPIC_SMTP_PORT"),),
                 ready=lambda: tcp_answers(settings.smtp_host, settings.smtp_port),
+                dependency=True,
             )
         )
     entries += [
@@ -139,6 +145,7 @@ def temporal_dev_server(settings: Settings) -> Child:
         ),
         ready=lambda: _temporal_answers(settings),
         relay_output=True,
+        dependency=True,
     )
 
 
@@ -215,8 +222,10 @@ class Stack:
         ensure_seal(self.settings)
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}
-        for child in entries:
-            await self.start_child(child, env)
+        for stage in (True, False):
+            await asyncio.gather(
+                *(self.start_child(child, env) for child in entries if child.dependency is stage)
+            )
         log.info(
             "nopic is up",
             http=f"http://{self.settings.http_host}:{self.settings.http_port}",

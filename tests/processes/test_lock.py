@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import importlib.util
 import re
 import tomllib
 from collections.abc import Iterable
@@ -220,3 +221,14 @@ def test_make_lock_writes_both_files_with_hashes_and_no_index() -> None:
     assert "$(UV_COMPILE) --extra dev" in dev and dev.endswith("-o $(DEV_LOCK)")
     assert "--upgrade-package $(package)" in dev
     assert "--extra" not in service and service.endswith("--constraints $(DEV_LOCK) -o $(LOCK)")
+
+
+def test_the_installed_dependencies_come_compiled_to_bytecode() -> None:
+    # Where PYTHONDONTWRITEBYTECODE is set, nothing is compiled once and kept: each process that starts
+    # would compile every module it imports again, seconds of CPU per worker or API start.
+    import fastapi
+    import temporalio.client
+
+    for module in (fastapi, temporalio.client):
+        assert module.__file__ is not None
+        assert Path(importlib.util.cache_from_source(module.__file__)).is_file(), module.__name__

@@ -7,8 +7,14 @@ from devstack.supervisor import children
 
 
 def test_the_local_stand_ins_start_before_the_worker() -> None:
-    names = [child.name for child in children(Settings(oid_sandbox_port=18100, smtp_port=18025))]
-    assert names == ["temporal", "oid_sandbox", "smtp_sink", "worker", "api"]
+    entries = children(Settings(oid_sandbox_port=18100, smtp_port=18025))
+    assert [(child.name, child.dependency) for child in entries] == [
+        ("temporal", True),
+        ("oid_sandbox", True),
+        ("smtp_sink", True),
+        ("worker", False),
+        ("api", False),
+    ]
     sandbox, sink = children(Settings(oid_sandbox_port=18100, smtp_port=18025))[1:3]
     assert sandbox.argv[-2:] == ["-m", "devstack.oid_sandbox"]
     assert [port.number for port in sandbox.ports] == [18100]
