@@ -222,10 +222,10 @@ class Stack:
         ensure_seal(self.settings)
 
         env = {**os.environ, "NOPIC_DATABASE_URL": url}
-        for stage in (True, False):
-            await asyncio.gather(
-                *(self.start_child(child, env) for child in entries if child.dependency is stage)
-            )
+        dependencies = [child for child in entries if child.dependency]
+        own = [child for child in entries if not child.dependency]
+        for stage in (dependencies, own):
+            await self._start_together(stage, env)
         log.info(
             "nopic is up",
             http=f"http://{self.settings.http_host}:{self.settings.http_port}",
@@ -234,6 +234,16 @@ class Stack:
             else f"http://{self.settings.temporal_host}:{self.settings.temporal_ui_port}",
             home=str(self.settings.home.resolve()),
         )
+
+    async def _start_together(self, stage: list[Child], env: dict[str, str]) -> None:
+        """Start these children at once; when one cannot start, the others' starts are cancelled (what is
+        running is in `self.running`, for `stop`) and its reason is raised as it is."""
+        try:
+            async with asyncio.TaskGroup() as starting:
+                for child in stage:
+                    starting.create_task(self.start_child(child, env))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
     def child(self, name: str) -> RunningChild:
         [running] = [r for r in self.running if r.child.name == name]

@@ -191,6 +191,7 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
                 return
             except EngineUnavailable:
                 assert asyncio.get_running_loop().time() < deadline, f"{held} was never approved"
+                await asyncio.sleep(0.3)
 
     async def database_unavailable() -> None:
         async with stack.client(stack.reviewer) as http:
