@@ -110,10 +110,31 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """The process's one pool; close it when the process stops."""
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """A connection going back to the pool as it is: asyncpg still rolls back a transaction left open."""
+
+
+async def create_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    server_settings: dict[str, str] | None = None,
+    reset_sessions: bool = True,
+) -> asyncpg.Pool:
+    """The process's one pool; close it when the process stops.
+
+    `server_settings` are set on each connection as it opens. With `reset_sessions` off, a connection goes
+    back to the pool without asyncpg's reset statement (unlock advisory locks, close cursors, unlisten,
+    reset settings): one round trip less per use, for code that leaves none of these behind.
+    """
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=server_settings,
+        reset=None if reset_sessions else _keep_session,
     )
     return pool
 

@@ -12,7 +12,16 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.documents import DocumentStore
-from activities.records_pg import AuditEntry, RequestFilters, RequestPage, SortKey, audit_trail, list_requests
+from activities.records_pg import (
+    AuditEntry,
+    CursorInvalid,
+    PageCursor,
+    RequestFilters,
+    RequestPage,
+    SortKey,
+    audit_trail,
+    list_requests,
+)
 from core.settings import Settings, policy_from_settings
 from domain.request import (
     Commodity,
@@ -30,7 +39,7 @@ from starter.client import RequestClient
 from web.action_checks import check_references
 from web.auth import User, UserRole
 from web.deps import AppSettings, Db, Documents, ExporterOrReviewer, Now, Pdfs, Requests
-from web.errors import ApiError, ErrorResponse, field_errors, invalid_fields
+from web.errors import ApiError, ErrorResponse, FieldError, field_errors, invalid_fields
 from web.headers import attachment_headers
 from web.request_ids import claim_new_request_id
 from web.text import refuse_control_characters
@@ -228,7 +237,18 @@ async def list_all(
     descending: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=400,
+            description="Where the page starts: the `next_after` of the page before, with the same filters, "
+            "`sort` and `descending`. Rows written meanwhile neither repeat nor go missing, as they may "
+            "with `offset`; give one or the other.",
+        ),
+    ] = None,
 ) -> RequestPage:
+    cursor = page_cursor(after, offset, sort, descending)
     filters = RequestFilters(
         statuses=status or [],
         exporter=exporter,
@@ -242,7 +262,21 @@ async def list_all(
         if exporter not in (None, user.operation_id):
             return RequestPage(items=[], total=0, limit=limit, offset=offset)
         filters.exporter = user.operation_id
-    return await list_requests(pool, filters, sort=sort, descending=descending, limit=limit, offset=offset)
+    return await list_requests(
+        pool, filters, sort=sort, descending=descending, limit=limit, offset=offset, after=cursor
+    )
+
+
+def page_cursor(after: str | None, offset: int, sort: SortKey, descending: bool) -> PageCursor | None:
+    """The `after` parameter read back as a cursor of this list; a 422 naming it and its rule if it is not."""
+    if after is None:
+        return None
+    try:
+        if offset:
+            raise CursorInvalid("cursor_with_offset", f"comes with offset={offset}: send one or the other")
+        return PageCursor.decode(after, sort, descending)
+    except CursorInvalid as exc:
+        raise invalid_fields([FieldError(field="query.after", rule=exc.rule, message=str(exc))]) from exc
 
 
 @router.get(
