@@ -19,13 +19,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.common import WorkflowIDConflictPolicy
 
+from bench.dashboard import dashboard
 from bench.engine import Ping, Trivial
 from bench.machine import cpu_seconds, rss_mib
 from bench.stack import BenchStack
@@ -455,148 +456,6 @@ async def scale(bench: BenchStack, sizes: Sizes) -> Figures:
         "action": "transport-document",
         "interval_s": sizes.action_interval,
         **rate_figures(run),
-    }
-
-
-# ---------------------------------------------------------------------------------------------- 5. dashboard
-
-_PRODUCTS = [
-    "Organic dried mango",
-    "Organic roasted coffee beans",
-    "Organic cocoa nibs",
-    "Organic quinoa",
-    "Organic chia seeds",
-    "Organic almonds",
-    "Organic olive oil",
-    "Organic green tea",
-    "Organic oat flakes",
-    "Organic cashew nuts",
-    "Organic dates",
-    "Organic sunflower kernels",
-    "Organic rice",
-    "Organic honey",
-    "Organic apple juice concentrate",
-    "Organic black pepper",
-    "Organic coconut sugar",
-    "Organic lentils",
-]
-_STATUSES = (
-    ["expired"] * 40
-    + ["active"] * 15
-    + ["cancelled"] * 8
-    + ["awaiting_transport_document"] * 10
-    + ["in_review"] * 8
-    + ["awaiting_documents"] * 8
-    + ["refused"] * 4
-    + ["withdrawn"] * 4
-    + ["issuing"] * 3
-)
-_COLUMNS = [
-    "request_id",
-    "status",
-    "exporter_name",
-    "exporter_operation_id",
-    "importer_name",
-    "importer_operation_id",
-    "etd",
-    "customs_deadline",
-    "late",
-    "lead_working_days",
-    "commodity_count",
-    "product_names",
-    "received_at",
-    "updated_at",
-    "last_sequence",
-]
-
-
-def _rows(count: int) -> list[tuple[Any, ...]]:
-    rng = random.Random(7)
-    today = date.today()
-    rows = []
-    for n in range(count):
-        etd = today + timedelta(days=rng.randint(-700, 60))
-        received = datetime.combine(etd, datetime.min.time(), tzinfo=UTC) - timedelta(days=rng.randint(1, 20))
-        deadline = datetime.combine(etd, datetime.min.time(), tzinfo=UTC) + timedelta(days=rng.randint(8, 30))
-        products = rng.sample(_PRODUCTS, rng.randint(1, 3))
-        exporter = 1000000001 + rng.randrange(200)
-        rows.append(
-            (
-                f"D{n:08d}",
-                rng.choice(_STATUSES),
-                f"Exporter {exporter}",
-                str(exporter),
-                f"Importer {n % 150}",
-                str(2000000001 + n % 150),
-                etd,
-                deadline,
-                rng.random() < 0.1,
-                rng.randint(0, 25),
-                len(products),
-                products,
-                received,
-                received + timedelta(hours=rng.randint(1, 2000)),
-                rng.randint(2, 12),
-            )
-        )
-    return rows
-
-
-async def dashboard(bench: BenchStack, sizes: Sizes) -> Figures:
-    """`GET /requests`, filtered and sorted, over `dashboard_rows` read-model rows (bulk-loaded by COPY)."""
-    async with bench.pool.acquire() as conn:
-        await conn.copy_records_to_table("requests", records=_rows(sizes.dashboard_rows), columns=_COLUMNS)
-        # What the records writer stores beside the names.
-        await conn.execute(
-            "UPDATE requests SET product_search = to_tsvector('simple', array_to_string(product_names, ' '))"
-        )
-        await conn.execute("ANALYZE requests")
-    soon = (datetime.now(UTC) + timedelta(days=14)).isoformat()
-    queries: dict[str, tuple[str, dict[str, Any]]] = {
-        "work queue: in review + awaiting documents, by customs deadline": (
-            "reviewer",
-            {"status": ["in_review", "awaiting_documents"], "sort": "customs_deadline"},
-        ),
-        "awaiting transport document, deadline within 14 days": (
-            "reviewer",
-            {
-                "status": "awaiting_transport_document",
-                "customs_deadline_before": soon,
-                "sort": "customs_deadline",
-            },
-        ),
-        "product text 'cocoa', newest first": (
-            "reviewer",
-            {"product": "cocoa", "sort": "received_at", "descending": True},
-        ),
-        "late requests by customs deadline, page 3": ("reviewer", {"late": True, "offset": 100}),
-        "an exporter's own requests, last updated first": (
-            "exporter",
-            {"sort": "updated_at", "descending": True},
-        ),
-    }
-    timings: dict[str, list[float]] = {name: [] for name in queries}
-    async with bench.http(bench.reviewer_token) as reviewer, bench.http(bench.exporter_token) as exporter:
-        clients = {"reviewer": reviewer, "exporter": exporter}
-
-        async def one(index: int) -> None:
-            name = list(queries)[index % len(queries)]
-            who, params = queries[name]
-            started = time.perf_counter()
-            page = _check(await clients[who].get("/requests", params=params))
-            timings[name].append(time.perf_counter() - started)
-            if not page["items"]:
-                raise RuntimeError(f"{name}: no rows")
-
-        for index in range(len(queries)):  # warm-up: plans cached, pages in memory
-            await one(index)
-        timings = {name: [] for name in queries}
-        async with profiled(bench, "dashboard", sizes.profile):
-            run = await paced(sizes.dashboard_queries, 0.0, one)
-    return {
-        "rows": sizes.dashboard_rows,
-        **rate_figures(run),
-        "by_query": {name: latency_summary(samples) for name, samples in timings.items()},
     }
 
 

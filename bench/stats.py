@@ -86,3 +86,51 @@ async def paced(count: int, interval: float, call: Callable[[int], Awaitable[obj
             await asyncio.sleep(rest)
     run.wall_seconds = time.perf_counter() - begin
     return run
+
+
+@dataclass
+class Pairs:
+    """What `interleaved` measured: the seconds of A and of B, pair by pair, and each pair's call index."""
+
+    index: list[int] = field(default_factory=list)
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def interleaved(
+    count: int, a: Callable[[int], Awaitable[object]], b: Callable[[int], Awaitable[object]]
+) -> Pairs:
+    """`count` pairs of calls, one after the other, in the order A B, B A, A B, ... (A B B A A B ...): neither
+    always runs first, so warm caches and the machine's other load of that moment favour neither."""
+    pairs = Pairs()
+    for index in range(count):
+        first, second = ((a, pairs.a), (b, pairs.b)) if index % 2 == 0 else ((b, pairs.b), (a, pairs.a))
+        try:
+            seconds = [await _timed(call, index) for call, _ in (first, second)]
+        except Exception as exc:  # the pair is dropped, counted and reported
+            pairs.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            continue
+        pairs.index.append(index)
+        first[1].append(seconds[0])
+        second[1].append(seconds[1])
+    return pairs
+
+
+async def _timed(call: Callable[[int], Awaitable[object]], index: int) -> float:
+    started = time.perf_counter()
+    await call(index)
+    return time.perf_counter() - started
+
+
+def ratio_summary(numerators: list[float], denominators: list[float]) -> dict[str, float]:
+    """The median of the pairwise ratios and their spread: the quartiles and the inter-quartile range."""
+    ratios = [n / d for n, d in zip(numerators, denominators, strict=True) if d > 0]
+    low, median, high = (percentile(ratios, share) for share in (25, 50, 75))
+    return {
+        "pairs": len(ratios),
+        "median": round(median, 2),
+        "p25": round(low, 2),
+        "p75": round(high, 2),
+        "iqr": round(high - low, 2),
+    }
