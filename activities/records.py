@@ -93,7 +93,14 @@ class RecordChangeInput(BaseModel):
 
 class RecordedChange(BaseModel):
     event_id: str
-    inserted: bool = Field(description="False when the event was already recorded (a retry).")
+    inserted: bool = Field(
+        description="False when the event was already recorded: the same (a retry), or other (rewritten)."
+    )
+    event: AuditEvent | None = Field(
+        default=None,
+        description="The event recorded: a local activity's input is not kept in the workflow's history, "
+        "its result is, so the history still says which change each record wrote.",
+    )
 
 
 class RecordsStore(Protocol):
@@ -115,7 +122,7 @@ class RecordsActivities:
 
     @activity.defn
     async def record_change(self, input: RecordChangeInput) -> RecordedChange:
-        recorded = await self._store.record_change(input)
+        recorded = (await self._store.record_change(input)).model_copy(update={"event": input.event})
         if input.closed_state is not None and self._pdfs is not None:
             try:
                 await self._pdfs.keep_all(input.closed_state)

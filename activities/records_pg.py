@@ -2,35 +2,32 @@
 
 This module owns the tables `requests`, `certificates`, `audit_events` and `document_references` (which
 stored files each request refers to, from its changes): their columns, their writer (`PgRecordsStore`, the
-records activity's store) and every query that reads them (the HTTP service's lists and audit trail, the
-daily digest's lists). The writer also keeps a closed request whole (`request_records.py`). Lists come
-from here, not from the workflows, so a dashboard of hundreds of requests is one indexed query.
+records activity's store) and the queries that read them (the audit trail, the daily digest's lists; the
+request list, its filters and pages, are `request_list.py`). The writer also keeps a closed request whole
+(`request_records.py`). Lists come from PostgreSQL, not from the workflows, so a dashboard of hundreds of
+requests is one indexed query.
 
 One transaction per state change: the audit event first (its deterministic id makes a retry a no-op),
 then the request's read-model row and its certificates, and once it has closed its whole state (table
-`request_records`, kept for the retention period). A retry whose event is already there changes
-nothing; a row is only overwritten by a change with a higher sequence, so nothing older wins.
+`request_records`, kept for the retention period). A retry whose event is already there, the same,
+changes nothing. The same event with other content replaces it: the records are written by a local
+activity, inside the workflow task that made the change, so a worker that dies before that task completes
+leaves a change the workflow's history never kept; the task runs again and records its own (the time, at
+least, differs). A row is only overwritten by a change of its sequence or a higher one, so nothing older
+wins.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 import asyncpg
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    TypeAdapter,
 )
 from pydantic_core import to_jsonable_python
 
@@ -43,14 +40,24 @@ log = get_logger(__name__)
 
 # The read model's row, column for column: what `RequestSummary` holds.
 SUMMARY_COLUMNS = tuple(RequestSummary.model_fields)
-_SELECT_SUMMARY = ", ".join(SUMMARY_COLUMNS)
+SELECT_SUMMARY = ", ".join(SUMMARY_COLUMNS)
 
 _INSERT_EVENT = """
 INSERT INTO audit_events
     (event_id, request_id, sequence, actor_id, actor_name, actor_role, action, payload, occurred_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-ON CONFLICT DO NOTHING
-RETURNING true
+ON CONFLICT (event_id) DO UPDATE SET
+    actor_id = EXCLUDED.actor_id,
+    actor_name = EXCLUDED.actor_name,
+    actor_role = EXCLUDED.actor_role,
+    action = EXCLUDED.action,
+    payload = EXCLUDED.payload,
+    occurred_at = EXCLUDED.occurred_at
+WHERE (audit_events.actor_id, audit_events.actor_name, audit_events.actor_role, audit_events.action,
+       audit_events.payload, audit_events.occurred_at)
+    IS DISTINCT FROM (EXCLUDED.actor_id, EXCLUDED.actor_name, EXCLUDED.actor_role, EXCLUDED.action,
+                      EXCLUDED.payload, EXCLUDED.occurred_at)
+RETURNING xmax = 0
 """
 
 
@@ -65,11 +72,23 @@ def _upsert_request() -> str:
     return (
         f"INSERT INTO requests AS r ({', '.join(columns)})\nVALUES ({', '.join(values)})\n"
         f"ON CONFLICT (request_id) DO UPDATE SET\n    {updates}\n"
-        "WHERE r.last_sequence < EXCLUDED.last_sequence"
+        "WHERE r.last_sequence <= EXCLUDED.last_sequence"
     )
 
 
 _UPSERT_REQUEST = _upsert_request()
+
+
+def _request_row(summary: RequestSummary) -> list[Any]:
+    row = summary.model_dump()
+    return [str(row[c]) if c == "status" else row[c] for c in SUMMARY_COLUMNS]
+
+
+async def record_submission(pool: asyncpg.Pool, summary: RequestSummary) -> None:
+    """The read-model row of a request whose workflow has just started, before it records anything
+    (sequence 0): lists show the request as soon as its submission is answered, with the status it was
+    answered with; the workflow's first recorded change replaces the row, and never the other way round."""
+    await pool.execute(_UPSERT_REQUEST, *_request_row(summary), 0)
 
 _UPSERT_CERTIFICATE = """
 INSERT INTO certificates AS c
@@ -94,7 +113,7 @@ ON CONFLICT (request_id, commodity_index, revision) DO UPDATE SET
     oid_failure = EXCLUDED.oid_failure,
     replaces = EXCLUDED.replaces,
     replaced_by = EXCLUDED.replaced_by
-WHERE c.last_sequence < EXCLUDED.last_sequence
+WHERE c.last_sequence <= EXCLUDED.last_sequence
 """
 
 
@@ -123,22 +142,21 @@ class PgRecordsStore:
                 to_jsonable_python(event.payload),
                 event.at,
             )
-            if not inserted:
+            if inserted is None:
                 # An earlier attempt committed this very change: nothing more to write.
                 log.info("records.already_recorded", event_id=event.event_id)
                 return RecordedChange(event_id=event.event_id, inserted=False)
+            if not inserted:
+                # Written by an attempt whose workflow task never completed (its worker died): the task
+                # ran again, and what it recorded now is the change the workflow's history keeps.
+                log.warning("records.rewritten", event_id=event.event_id)
             payload = to_jsonable_python(event.payload)
             # What the change refers to in the document store: kept as long as the request's record.
             await conn.executemany(
                 "INSERT INTO document_references (sha256, request_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 [(sha256, event.request_id) for sha256 in sorted(referenced_documents(payload))],
             )
-            row = summary.model_dump()
-            await conn.execute(
-                _UPSERT_REQUEST,
-                *(str(row[c]) if c == "status" else row[c] for c in SUMMARY_COLUMNS),
-                event.sequence,
-            )
+            await conn.execute(_UPSERT_REQUEST, *_request_row(summary), event.sequence)
             await conn.executemany(
                 _UPSERT_CERTIFICATE,
                 [
@@ -176,7 +194,7 @@ class PgRecordsStore:
                     event.at,
                     self._retention_years,
                 )
-        return RecordedChange(event_id=event.event_id, inserted=True)
+        return RecordedChange(event_id=event.event_id, inserted=inserted)
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -197,226 +215,6 @@ def referenced_documents(payload: Any) -> set[str]:
     return found
 
 
-# --- the request lists --------------------------------------------------------------------------------
-
-
-class SortKey(StrEnum):
-    CUSTOMS_DEADLINE = "customs_deadline"
-    ETD = "etd"
-    RECEIVED_AT = "received_at"
-    UPDATED_AT = "updated_at"
-    LEAD_WORKING_DAYS = "lead_working_days"
-    STATUS = "status"
-    EXPORTER_NAME = "exporter_name"
-
-
-class RequestFilters(BaseModel):
-    statuses: list[RequestStatus] = Field(default_factory=list)
-    exporter: str | None = None
-    importer: str | None = None
-    late: bool | None = None
-    customs_deadline_before: datetime | None = None
-    customs_deadline_after: datetime | None = None
-    updated_after: datetime | None = None
-    product: str | None = None
-
-
-class RequestPage(BaseModel):
-    items: list[RequestSummary]
-    total: int = Field(description="How many requests match the filters, over all pages.")
-    limit: int
-    offset: int
-    next_after: str | None = Field(
-        default=None,
-        description="The next page's cursor: send it as `after`, with the same filters and order. "
-        "None on the last page.",
-    )
-
-
-# What a pool serving the lists sets on each connection. A prepared statement is planned for the values it
-# is given only for its first five runs; after that PostgreSQL may keep a generic plan, which guesses that
-# any product text matches 0.5% of the rows and then reads all of a word's matches twice, for the page and
-# for the total (for 'cocoa', in 11% of the rows: twice the time, measured). Planning the list afresh costs
-# well under a millisecond.
-LIST_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
-
-
-class CursorInvalid(ValueError):
-    """An `after` that is not a cursor of this list; `rule` names what is wrong, as a field error does."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-# Every sort key's column is NOT NULL (so no NULLS clause: a descending list reads its index backwards),
-# with the type a cursor's value is read back as.
-_SORT_VALUES: dict[SortKey, TypeAdapter[Any]] = {
-    SortKey.CUSTOMS_DEADLINE: TypeAdapter(AwareDatetime),
-    SortKey.ETD: TypeAdapter(date),
-    SortKey.RECEIVED_AT: TypeAdapter(AwareDatetime),
-    SortKey.UPDATED_AT: TypeAdapter(AwareDatetime),
-    SortKey.LEAD_WORKING_DAYS: TypeAdapter(StrictInt),
-    SortKey.STATUS: TypeAdapter(str),
-    SortKey.EXPORTER_NAME: TypeAdapter(str),
-}
-_FLAG = TypeAdapter(StrictBool)
-_TEXT = TypeAdapter(StrictStr)
-
-
-class PageCursor(BaseModel):
-    """Where a page ended: its last row's sort value and request id, and the order they belong to. The next
-    page starts after that row whatever was written since (offsets shift when rows come or go)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sort: SortKey
-    descending: bool
-    value: Any
-    request_id: str
-
-    @classmethod
-    def after_row(cls, row: RequestSummary, sort: SortKey, descending: bool) -> PageCursor:
-        value = getattr(row, sort.value)
-        return cls(sort=sort, descending=descending, value=value, request_id=row.request_id)
-
-    def encode(self) -> str:
-        """Opaque to clients: URL-safe base64 of a JSON list, so only this module knows what is inside."""
-        data = [self.sort.value, self.descending, to_jsonable_python(self.value), self.request_id]
-        return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str, sort: SortKey, descending: bool) -> PageCursor:
-        """The cursor `text` stands for, if it belongs to a list in this order; `CursorInvalid` otherwise."""
-        malformed = CursorInvalid("cursor_malformed", "is not a cursor of this service (a page's next_after)")
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            key, was_descending, value, request_id = raw
-            cursor = cls(
-                sort=SortKey(key),
-                descending=_FLAG.validate_python(was_descending),
-                value=_SORT_VALUES[SortKey(key)].validate_python(value),
-                request_id=_TEXT.validate_python(request_id),
-            )
-        except (ValueError, TypeError) as exc:  # bad base64, JSON, shape or value (ValidationError too)
-            raise malformed from exc
-        if (cursor.sort, cursor.descending) != (sort, descending):
-            order = f"sort={cursor.sort.value}, descending={str(cursor.descending).lower()}"
-            message = f"belongs to the list in another order ({order}): send that order with it"
-            raise CursorInvalid("cursor_other_order", message)
-        return cursor
-
-
-_NAME_SEPARATOR = "\x1f"  # as `request_product_text` joins the names
-
-
-def _where(filters: RequestFilters, args: list[Any]) -> list[str]:
-    """The filters' conditions, their values appended to `args` (placeholders numbered after those in it)."""
-    clauses: list[str] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if filters.statuses:
-        clauses.append(f"status = ANY({arg([s.value for s in filters.statuses])}::text[])")
-    if filters.exporter:
-        clauses.append(f"exporter_operation_id = {arg(filters.exporter)}")
-    if filters.importer:
-        clauses.append(f"importer_operation_id = {arg(filters.importer)}")
-    if filters.late is not None:
-        # Written out, not a parameter, so the planner can use the partial index of late requests.
-        clauses.append("late" if filters.late else "NOT late")
-    if filters.customs_deadline_before:
-        clauses.append(f"customs_deadline < {arg(filters.customs_deadline_before)}")
-    if filters.customs_deadline_after:
-        clauses.append(f"customs_deadline >= {arg(filters.customs_deadline_after)}")
-    if filters.updated_after:
-        clauses.append(f"updated_at >= {arg(filters.updated_after)}")
-    if filters.product:
-        # Substring, case-insensitive; the LIKE wildcards in what the person typed match themselves.
-        escaped = filters.product.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = arg(f"%{escaped}%")
-        # `product_text` (migration 0060) is the names joined by U+001F and lowercased once, when the row is
-        # written: a plain LIKE of the lowercased text, through its trigram index, matches as ILIKE would
-        # (which lowercases both sides of every row it checks). Only text holding U+001F could match across
-        # two names, and only then is each name checked on its own.
-        clauses.append(f"product_text LIKE lower({pattern})")
-        if _NAME_SEPARATOR in filters.product:
-            clauses.append(f"EXISTS (SELECT 1 FROM unnest(product_names) p WHERE p ILIKE {pattern})")
-    return clauses
-
-
-def list_statement(
-    filters: RequestFilters,
-    *,
-    sort: SortKey = SortKey.CUSTOMS_DEADLINE,
-    descending: bool = False,
-    limit: int = 50,
-    offset: int = 0,
-    after: PageCursor | None = None,
-) -> tuple[str, list[Any]]:
-    """The one statement of a list, with its arguments: the total and up to `limit + 1` rows of the page
-    (one more tells whether a next page exists). One row with a NULL request id when the page is empty.
-
-    The total and the page are two subqueries, each planned on its own: the page keeps its top-N read along
-    an index in the list's order, which a window count over the same rows would lose. The page starts after
-    the cursor's row, if any, then skips `offset` rows."""
-    args: list[Any] = []
-    matching = _where(filters, args)
-    page = list(matching)
-    direction = "DESC" if descending else "ASC"
-    # `sort` is an enum member, never the caller's text, so it is safe in the statement.
-    key = sort.value
-    if after is not None:
-        args += [after.value, after.request_id]
-        # One row comparison, in the list's own order: the index on the sort key serves it.
-        page.append(f"({key}, request_id) {'<' if descending else '>'} (${len(args) - 1}, ${len(args)})")
-    args += [limit + 1, offset]
-
-    def where(clauses: list[str]) -> str:
-        return (" WHERE " + " AND ".join(clauses)) if clauses else ""
-
-    order = f"{key} {direction}, request_id {direction}"
-    statement = (
-        f"SELECT t.total, p.* FROM (SELECT count(*) AS total FROM requests{where(matching)}) AS t "
-        f"LEFT JOIN (SELECT {_SELECT_SUMMARY} FROM requests{where(page)} "
-        f"ORDER BY {order} LIMIT ${len(args) - 1} OFFSET ${len(args)}) AS p "
-        f"ON true ORDER BY p.{key} {direction}, p.request_id {direction}"
-    )
-    return statement, args
-
-
-_SUMMARIES = TypeAdapter(list[RequestSummary])
-
-
-async def list_requests(
-    pool: asyncpg.Pool,
-    filters: RequestFilters,
-    *,
-    sort: SortKey = SortKey.CUSTOMS_DEADLINE,
-    descending: bool = False,
-    limit: int = 50,
-    offset: int = 0,
-    after: PageCursor | None = None,
-) -> RequestPage:
-    """A page of the list and its total, in one round trip to PostgreSQL."""
-    statement, args = list_statement(
-        filters, sort=sort, descending=descending, limit=limit, offset=offset, after=after
-    )
-    rows = await pool.fetch(statement, *args)
-    # One validation of the whole page, not one per row: the rows go to pydantic-core in one call.
-    items = _SUMMARIES.validate_python([dict(row) for row in rows[:limit] if row["request_id"] is not None])
-    more = len(rows) > limit
-    return RequestPage(
-        items=items,
-        total=rows[0]["total"],
-        limit=limit,
-        offset=offset,
-        next_after=PageCursor.after_row(items[-1], sort, descending).encode() if more else None,
-    )
-
-
 # --- the daily digest's lists ---------------------------------------------------------------------------
 
 
@@ -433,7 +231,7 @@ class AttentionLists(BaseModel):
 # A request's deadline is its ETD until its NOPICs are issued, then its customs deadline.
 # $1 statuses before issue, $2 today, $3 last day of the horizon, $4 now, $5 end of the horizon.
 _SOON = f"""
-SELECT {_SELECT_SUMMARY} FROM requests
+SELECT {SELECT_SUMMARY} FROM requests
 WHERE (status = ANY($1::text[]) AND etd BETWEEN $2 AND $3)
    OR (status = 'awaiting_transport_document' AND customs_deadline >= $4 AND customs_deadline < $5)
 ORDER BY CASE WHEN status = 'awaiting_transport_document' THEN customs_deadline ELSE etd::timestamptz END,
@@ -441,7 +239,7 @@ ORDER BY CASE WHEN status = 'awaiting_transport_document' THEN customs_deadline 
 """
 # $1 statuses before issue, $2 today, $3 now.
 _OVERDUE = f"""
-SELECT {_SELECT_SUMMARY} FROM requests
+SELECT {SELECT_SUMMARY} FROM requests
 WHERE (status = ANY($1::text[]) AND etd < $2)
    OR (status = 'awaiting_transport_document' AND customs_deadline < $3)
 ORDER BY etd, request_id
@@ -462,7 +260,7 @@ async def attention_lists(
     def texts(statuses: frozenset[RequestStatus]) -> list[str]:
         return sorted(s.value for s in statuses)
 
-    select = f"SELECT {_SELECT_SUMMARY} FROM requests"
+    select = f"SELECT {SELECT_SUMMARY} FROM requests"
     async with pool.acquire() as conn:
         awaiting = await conn.fetch(
             f"{select} WHERE status = ANY($1::text[]) ORDER BY etd, request_id", texts(awaiting_review)

@@ -20,7 +20,7 @@ INSERT INTO request_records AS k (request_id, state, sequence, status, closed_at
 VALUES ($1, $2::jsonb, $3, $4, $5::timestamptz, $5::timestamptz + make_interval(years => $6))
 ON CONFLICT (request_id) DO UPDATE SET state = EXCLUDED.state, sequence = EXCLUDED.sequence,
     status = EXCLUDED.status
-WHERE k.sequence < EXCLUDED.sequence
+WHERE k.sequence <= EXCLUDED.sequence
 """
 
 _INSERT_RECORD = """

@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from activities.records_pg import (
-    LIST_SERVER_SETTINGS,
-    PageCursor,
-    RequestFilters,
-    SortKey,
-    list_statement,
-)
+from activities.request_list import LIST_SERVER_SETTINGS, PageCursor, RequestFilters, SortKey, list_statement
 from bench.stack import BenchStack
 from bench.stats import interleaved, latency_summary, ratio_summary
 from core.db import create_pool

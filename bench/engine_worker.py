@@ -1,14 +1,14 @@
-"""`python -m bench.engine_worker`: the engine baseline's worker, a process of its own like the service's."""
+"""`python -m bench.engine_worker`: the engine's own workflows' worker, a process of its own like the
+service's."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 
 from temporalio.worker import Worker
 
-from bench.engine import Trivial, echo
+from bench.engine import TASK_QUEUE, Trivial, Twin, echo
 from core.settings import Settings
 from core.temporal import connect
 
@@ -19,9 +19,7 @@ async def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     client = await connect(Settings())
-    async with Worker(
-        client, task_queue=os.environ["BENCH_TASK_QUEUE"], workflows=[Trivial], activities=[echo]
-    ):
+    async with Worker(client, task_queue=TASK_QUEUE, workflows=[Trivial, Twin], activities=[echo]):
         await stop.wait()
 
 

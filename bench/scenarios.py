@@ -10,7 +10,6 @@ in the real step; only the minutes of getting thousands there are skipped.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sys
@@ -27,8 +26,11 @@ import httpx
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.dashboard import dashboard
-from bench.engine import Ping, Trivial
-from bench.machine import cpu_seconds, rss_mib
+from bench.engine import TASK_QUEUE as ENGINE_QUEUE
+from bench.engine import Ping, Trivial, Twin, TwinPlan
+from bench.history import HistoryCounts
+from bench.machine import rss_mib
+from bench.pairs import Cpu, latency_pairs, rate_pairs
 from bench.stack import BenchStack
 from bench.stats import Run, latency_summary, paced, run_concurrently
 from core.settings import policy_from_settings
@@ -45,13 +47,14 @@ RESULTS = Path(__file__).parent / "results"
 class Sizes:
     engine_workflows: int = 300
     engine_concurrency: int = 20
-    intake_requests: int = 200
+    intake_block: int = 30
     intake_concurrency: int = 10
     open_requests: int = 1_000
     approvals: int = 200
     action_interval: float = 0.25
-    lifecycles: int = 100
+    lifecycle_block: int = 10
     lifecycle_concurrency: int = 10
+    pair_rounds: int = 6
     scale_open: int = 10_000
     scale_actions: int = 100
     dashboard_rows: int = 100_000
@@ -62,12 +65,13 @@ class Sizes:
 
 QUICK = Sizes(
     engine_workflows=50,
-    intake_requests=20,
+    intake_block=10,
     intake_concurrency=5,
     open_requests=50,
     approvals=20,
-    lifecycles=10,
+    lifecycle_block=5,
     lifecycle_concurrency=5,
+    pair_rounds=2,
     scale_open=200,
     scale_actions=10,
     dashboard_rows=2_000,
@@ -76,41 +80,6 @@ QUICK = Sizes(
 
 
 # ---------------------------------------------------------------------------------------------- measuring
-
-
-class Cpu:
-    """CPU seconds used by each process of the stack between `start()` and `stop()`."""
-
-    def __init__(self, bench: BenchStack) -> None:
-        self._pids = {name: [bench.pid(name)] for name in ("worker", "api", "temporal", "oid_sandbox")}
-        self._pids["postgres"] = bench.postgres_pids()
-        self._bench = bench
-        self._before: dict[int, float] = {}
-
-    def _sample(self) -> dict[int, float]:
-        sample: dict[int, float] = {}
-        for pids in self._pids.values():
-            for pid in pids:
-                try:
-                    sample[pid] = cpu_seconds(pid)
-                except OSError:
-                    continue  # a PostgreSQL backend that has exited
-        return sample
-
-    def start(self) -> None:
-        self._pids["postgres"] = self._bench.postgres_pids()
-        self._before = self._sample()
-
-    def stop(self) -> dict[str, float]:
-        after = self._sample()
-        return {
-            name: round(sum(after[p] - self._before[p] for p in pids if p in after and p in self._before), 2)
-            for name, pids in self._pids.items()
-        }
-
-
-def per_item_ms(cpu: dict[str, float], count: int) -> dict[str, float]:
-    return {name: round(seconds * 1000 / max(count, 1), 1) for name, seconds in cpu.items()}
 
 
 @asynccontextmanager
@@ -244,15 +213,6 @@ async def seed(bench: BenchStack, template: RequestState, count: int, concurrenc
     return ids
 
 
-async def taken_in(bench: BenchStack, ids: list[str], expected: int) -> None:
-    """Until the worker has taken in `expected` of these requests (recorded, checked and mailed)."""
-    query = "SELECT count(*) FROM requests WHERE request_id = ANY($1::text[]) AND last_sequence >= 2"
-    done = 0
-    while done < expected:
-        await asyncio.sleep(0.2)
-        done = await bench.pool.fetchval(query, ids)
-
-
 def rate_figures(run: Run) -> Figures:
     return {
         "completed": len(run.latencies),
@@ -264,15 +224,36 @@ def rate_figures(run: Run) -> Figures:
     }
 
 
+async def wait_for_row(bench: BenchStack, request_id: str, status: str, within: float = 300.0) -> None:
+    """Until the read model has the request in `status`: what a dashboard sees, without asking Temporal."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await bench.pool.fetchval("SELECT status FROM requests WHERE request_id = $1", request_id)
+        if found == status:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{request_id} still {found} after {within:.0f} s, not {status}")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def engine_worker(bench: BenchStack) -> AsyncIterator[int]:
+    """The engine's own workflows' worker (`bench.engine_worker`), a process of its own; its pid."""
+    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.engine_worker")
+    try:
+        await asyncio.gather(*(_trivial(bench, f"warm-{uuid.uuid4().hex[:8]}", wait=True) for _ in range(5)))
+        yield worker.pid
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await worker.wait()
+
+
 # ---------------------------------------------------------------------------------------------- 6. engine
 
 
 async def engine_baseline(bench: BenchStack, sizes: Sizes) -> Figures:
     """Bare Temporal here: a trivial workflow with one activity, its worker a process of its own."""
-    env = {**os.environ, "BENCH_TASK_QUEUE": "bench-engine"}
-    worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.engine_worker", env=env)
-    try:
-        await asyncio.gather(*(_trivial(bench, f"warm-{n}", wait=True) for n in range(5)))
+    async with engine_worker(bench):
         count, concurrency = sizes.engine_workflows, sizes.engine_concurrency
         tag = uuid.uuid4().hex[:8]
         began = time.perf_counter()
@@ -289,9 +270,6 @@ async def engine_baseline(bench: BenchStack, sizes: Sizes) -> Figures:
             await _trivial(bench, f"{tag}-x{index}", wait=True)
 
         executed = await run_concurrently(count, concurrency, execute)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        await worker.wait()
     return {
         "starts": rate_figures(starts),
         "completed_per_s": round(count / completed, 2),
@@ -302,7 +280,7 @@ async def engine_baseline(bench: BenchStack, sizes: Sizes) -> Figures:
 
 async def _trivial(bench: BenchStack, workflow_key: str, *, wait: bool) -> Any:
     handle = await bench.temporal.start_workflow(
-        Trivial.run, Ping(number=0), id=f"bench-trivial-{workflow_key}", task_queue="bench-engine"
+        Trivial.run, Ping(number=0), id=f"bench-trivial-{workflow_key}", task_queue=ENGINE_QUEUE
     )
     if wait:
         await handle.result()
@@ -313,80 +291,76 @@ async def _trivial(bench: BenchStack, workflow_key: str, *, wait: bool) -> Any:
 
 
 async def intake(bench: BenchStack, sizes: Sizes) -> Figures:
-    """Submissions per second through the API, against the Temporal client alone, at the same concurrency."""
-    count, concurrency = sizes.intake_requests, sizes.intake_concurrency
+    """Submissions through the API beside raw `start_workflow` calls of the same workflow and input, in
+    blocks interleaved A B B A at the same concurrency."""
     settings = bench.settings
     policy = policy_from_settings(settings)
     actor = Actor(person_id="bea", name="Bea Biofruits", role=Role.EXPORTER)
-    cpu = Cpu(bench)
-
-    def form() -> Any:
-        now = datetime.now(UTC)
-        return parse_request_form({**request_body(documents=bench.documents), "received_at": now}, now)
-
-    async with bench.http(bench.exporter_token, connections=concurrency) as http:
-        await submit(http, bench)  # warm-up
-        cpu.start()
-        async with profiled(bench, "intake", sizes.profile):
-            api = await run_concurrently(count, concurrency, lambda _: submit(http, bench))
-        api_cpu = cpu.stop()
-
-    # The same start and wait for the first state as the API's, called in this process: no HTTP, no auth.
-    client = RequestClient(bench.temporal, settings.temporal_task_queue)
     tag = uuid.uuid4().hex[:6].upper()
-    direct = await run_concurrently(
-        count, concurrency, lambda n: client.submit(f"C{tag}-{n:06d}", form(), policy, actor)
-    )
-
-    raw_ids = [f"R{tag}-{n:06d}" for n in range(count)]
 
     async def start_raw(index: int) -> None:
-        request_id = raw_ids[index]
+        now = datetime.now(UTC)
+        form = parse_request_form({**request_body(documents=bench.documents), "received_at": now}, now)
+        request_id = f"R{tag}-{index:06d}"
         await bench.temporal.start_workflow(
             WORKFLOW_TYPE,
-            NopicRequestInput(request_id=request_id, form=form(), policy=policy, submitted_by=actor),
+            NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=actor),
             id=workflow_id(request_id),
             task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    began = time.perf_counter()
-    raw = await run_concurrently(count, concurrency, start_raw)
-    # What the raw starts leave behind: the worker takes each in (recorded, checked, mailed) after.
-    await taken_in(bench, raw_ids, count - len(raw.errors))
-    raw_taken_in = time.perf_counter() - began
-    return {
-        "concurrency": concurrency,
-        "api": rate_figures(api),
-        "client_submit": rate_figures(direct),
-        "raw_start": rate_figures(raw),
-        "raw_taken_in_per_s": round(count / raw_taken_in, 2),
-        "api_over_raw_start": round(api.rate / raw.rate, 3) if raw.rate else None,
-        "api_over_client_submit": round(api.rate / direct.rate, 3) if direct.rate else None,
-        "api_over_raw_taken_in": round(api.rate * raw_taken_in / count, 3),
-        "cpu_ms_per_api_request": per_item_ms(api_cpu, len(api.latencies)),
-    }
+    async with bench.http(bench.exporter_token, connections=sizes.intake_concurrency) as http:
+        await submit(http, bench)  # warm-up
+        async with profiled(bench, "intake", sizes.profile):
+            pairs = await rate_pairs(
+                Cpu(bench),
+                lambda _: submit(http, bench),
+                start_raw,
+                rounds=sizes.pair_rounds,
+                per_block=sizes.intake_block,
+                concurrency=sizes.intake_concurrency,
+            )
+    return {"a": "API POST /requests", "b": "raw start_workflow, same input", **pairs}
 
 
 # ---------------------------------------------------------------------------------------------- 2. approve
 
 
 async def action_latency(bench: BenchStack, sizes: Sizes) -> Figures:
-    """Approve, one reviewer's click after the other, with `open_requests` requests in review."""
+    """Approve through the API, with `open_requests` requests in review, beside a bare `execute_update` of
+    a no-op update on a twin workflow: one click every `action_interval`, pairs interleaved A B B A."""
     template = await template_state(bench, issued=False)
     ids = await seed(bench, template, sizes.open_requests, sizes.seed_concurrency)
     chosen = random.sample(ids, min(sizes.approvals, len(ids)))
-    cpu = Cpu(bench)
-    async with bench.http(bench.reviewer_token) as reviewer:
-        cpu.start()
+    tag = uuid.uuid4().hex[:8]
+    async with engine_worker(bench) as twin_worker, bench.http(bench.reviewer_token) as reviewer:
+        twins = [
+            await bench.temporal.start_workflow(
+                Twin.run,
+                TwinPlan(updates=1, activities=0, local_activities=0, timers=1),
+                id=f"bench-twin-action-{tag}-{n}",
+                task_queue=ENGINE_QUEUE,
+            )
+            for n in range(len(chosen))
+        ]
+
+        async def touch(index: int) -> None:
+            await twins[index].execute_update(Twin.touch, Ping(number=index))
+
         async with profiled(bench, "approve", sizes.profile):
-            run = await paced(len(chosen), sizes.action_interval, lambda n: approve(reviewer, chosen[n]))
-        used = cpu.stop()
+            pairs = await latency_pairs(
+                Cpu(bench, {"twin_worker": twin_worker}),
+                lambda n: approve(reviewer, chosen[n]),
+                touch,
+                count=len(chosen),
+                interval=sizes.action_interval,
+            )
     return {
         "open_requests": len(ids) + 1,
-        "interval_s": sizes.action_interval,
-        **rate_figures(run),
-        "cpu_ms_per_approval": per_item_ms(used, len(run.latencies)),
+        "a": "API POST /requests/{id}/actions/approve",
+        "b": "execute_update of a no-op update",
+        **pairs,
     }
 
 
@@ -394,33 +368,58 @@ async def action_latency(bench: BenchStack, sizes: Sizes) -> Figures:
 
 
 async def lifecycles(bench: BenchStack, sizes: Sizes) -> Figures:
-    """Submit, approve, issue in OID (sandbox), transport document, active: whole lifecycles per second."""
-    cpu = Cpu(bench)
+    """Whole lifecycles through the API (submit, approve, issue in the OID sandbox, transport document,
+    active) beside their twin: a no-op workflow with as many updates, activities, local activities and
+    timers as one real lifecycle's history holds. Blocks interleaved A B B A at the same concurrency."""
     outbox = bench.settings.outbox_dir
     async with (
+        engine_worker(bench) as twin_worker,
         bench.http(bench.exporter_token, connections=sizes.lifecycle_concurrency) as exporter,
         bench.http(bench.reviewer_token, connections=sizes.lifecycle_concurrency) as reviewer,
     ):
 
-        async def lifecycle(_: int) -> None:
+        async def lifecycle(_: int) -> str:
             request_id = await submit(exporter, bench)
             await approve(reviewer, request_id)
-            await wait_for_status(exporter, request_id, "awaiting_transport_document", every=0.2)
+            await wait_for_row(bench, request_id, "awaiting_transport_document")
             await deliver_transport_document(exporter, bench, request_id)
+            return request_id
 
-        await lifecycle(0)  # warm-up
+        warm = await lifecycle(0)
+        await wait_for_row(bench, warm, "active")
+        counts = HistoryCounts.of(
+            [e async for e in bench.temporal.get_workflow_handle(workflow_id(warm)).fetch_history_events()]
+        )
+        plan = counts.plan()
+        tag = uuid.uuid4().hex[:8]
+
+        async def twin(index: int) -> None:
+            handle = await bench.temporal.start_workflow(
+                Twin.run, plan, id=f"bench-twin-{tag}-{index}", task_queue=ENGINE_QUEUE
+            )
+            for update in range(plan.updates):
+                await handle.execute_update(Twin.touch, Ping(number=update))
+            await handle.result()
+
         mails_before = len(list(outbox.glob("*.eml")))
-        cpu.start()
         async with profiled(bench, "lifecycles", sizes.profile):
-            run = await run_concurrently(sizes.lifecycles, sizes.lifecycle_concurrency, lifecycle)
-        used = cpu.stop()
+            pairs = await rate_pairs(
+                Cpu(bench, {"twin_worker": twin_worker}),
+                lifecycle,
+                twin,
+                rounds=sizes.pair_rounds,
+                per_block=sizes.lifecycle_block,
+                concurrency=sizes.lifecycle_concurrency,
+            )
     await asyncio.sleep(1)  # the last mails of the last requests
     mails = len(list(outbox.glob("*.eml"))) - mails_before
     return {
-        "concurrency": sizes.lifecycle_concurrency,
-        **rate_figures(run),
-        "mails_per_lifecycle": round(mails / max(len(run.latencies), 1), 2),
-        "cpu_ms_per_lifecycle": per_item_ms(used, len(run.latencies)),
+        "a": "lifecycle through the API",
+        "b": "twin workflow, same engine work",
+        "history": counts.figures(),
+        "twin_plan": plan.model_dump(),
+        "mails_per_lifecycle": round(mails / max(pairs["a"]["items"], 1), 2),
+        **pairs,
     }
 
 

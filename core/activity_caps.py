@@ -16,6 +16,7 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import (
     Interceptor,
     StartActivityInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -43,13 +44,20 @@ class ActivityCaps(Interceptor):
     def __init__(self, timeout_cap: timedelta | None, retry_cap: timedelta | None) -> None:
         caps = (timeout_cap, retry_cap)
 
+        def cap(input: StartActivityInput | StartLocalActivityInput) -> None:
+            timeout, retry = caps
+            input.start_to_close_timeout = _shorter(input.start_to_close_timeout, timeout)
+            if retry is not None:
+                input.retry_policy = capped_retry(input.retry_policy, retry)
+
         class _Outbound(WorkflowOutboundInterceptor):
             def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
-                timeout, retry = caps
-                input.start_to_close_timeout = _shorter(input.start_to_close_timeout, timeout)
-                if retry is not None:
-                    input.retry_policy = capped_retry(input.retry_policy, retry)
+                cap(input)
                 return super().start_activity(input)
+
+            def start_local_activity(self, input: StartLocalActivityInput) -> ActivityHandle[Any]:
+                cap(input)
+                return super().start_local_activity(input)
 
         class _Inbound(WorkflowInboundInterceptor):
             def init(self, outbound: WorkflowOutboundInterceptor) -> None:

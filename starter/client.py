@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import asyncpg
@@ -25,10 +25,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.records import RequestSummary
+from activities.records_pg import record_submission
 from activities.request_records import KeptRequest, kept_request
 from core.logging import get_logger
 from domain import messages
 from domain.actions import spec_of
+from domain.intake import checked_in, first_state
 from domain.policy import Policy
 from domain.request import NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, workflow_id
@@ -39,7 +42,7 @@ WORKFLOW_TYPE: Final = "NopicRequest"
 STATE_QUERY: Final = "state"
 
 # A workflow just started answers queries once its first task ran, and takes in the request with a few
-# activities: wait that long at most before answering with the state as it is.
+# activities: a submission sent again waits that long at most before answering with the state as it is.
 _FIRST_STATE_TIMEOUT = 10.0
 
 
@@ -80,10 +83,19 @@ class RequestClient:
         return self.temporal.get_workflow_handle(workflow_id(request_id))
 
     async def submit(
-        self, request_id: str, form: NopicRequestForm, policy: Policy, submitted_by: Actor
+        self,
+        request_id: str,
+        form: NopicRequestForm,
+        policy: Policy,
+        submitted_by: Actor,
+        *,
+        again: bool = False,
     ) -> RequestState:
-        """Start the request's workflow; its first state. Starting the same id again finds the first run,
-        running or ended: a closed request is never started again."""
+        """Start the request's workflow. A new request is answered as soon as the start is accepted, with
+        the state the workflow checks it in to (`domain.intake`, the functions the workflow runs). Sent
+        `again` (its idempotency key known), the request as it is now, once the workflow has taken it in.
+        Starting the same id again finds the first run, running or ended: a closed request is never
+        started again."""
         start = NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=submitted_by)
         kept = await self.kept(request_id)
         if kept is not None:
@@ -99,10 +111,20 @@ class RequestClient:
             )
             log.info("request started", request_id=request_id, by=submitted_by.person_id)
         except WorkflowAlreadyStartedError:
-            pass  # it ran already and has ended (refused, withdrawn...): its state is still there to read
+            # It ran already and has ended (refused, withdrawn...): its state is still there to read.
+            return await self._settled(request_id)
         except RPCError as exc:
             raise _unavailable(exc) from exc
-        return await self._settled(request_id)
+        if again:
+            return await self._settled(request_id)
+        state = checked_in(first_state(request_id, form, policy, datetime.now(UTC)))
+        if self.records is not None:
+            try:
+                await record_submission(self.records, RequestSummary.of(state))
+            except (asyncpg.PostgresError, OSError) as exc:
+                # Started all the same: the workflow's own first record writes the row shortly.
+                log.warning("submission not yet listed", request_id=request_id, error=str(exc))
+        return state
 
     async def _settled(self, request_id: str) -> RequestState:
         """The state once the workflow has taken in the request (its checklist checked), or as it is then."""

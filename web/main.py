@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from activities.pdf import NopicPdfs
-from activities.records_pg import LIST_SERVER_SETTINGS
+from activities.request_list import LIST_SERVER_SETTINGS
 from core.db import create_pool, resolve_database_url
 from core.settings import Settings
 from core.temporal import connect

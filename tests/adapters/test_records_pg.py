@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -44,6 +45,29 @@ async def test_a_retried_change_is_written_once(db_pool: asyncpg.Pool) -> None:
     assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-2'") == 1
 
 
+async def test_a_change_recorded_again_with_other_content_replaces_the_first(db_pool: asyncpg.Pool) -> None:
+    """A worker that died before its workflow task completed left a change the history never kept; the
+    task ran again (later, so at another time, here also to another status): what it records is kept."""
+    store = PgRecordsStore(db_pool)
+    first = change("rec-5", 1, RequestStatus.ISSUING)
+    await store.record_change(first)
+    later = first.event.at + timedelta(seconds=7)
+    again = change("rec-5", 1, RequestStatus.IN_REVIEW)
+    again = again.model_copy(
+        update={
+            "event": again.event.model_copy(update={"at": later}),
+            "summary": again.summary.model_copy(update={"updated_at": later}),
+        }
+    )
+    rewritten = await store.record_change(again)
+    assert not rewritten.inserted
+    event = await db_pool.fetchrow("SELECT action, occurred_at FROM audit_events WHERE event_id = 'rec-5:1'")
+    assert (event["action"], event["occurred_at"]) == ("in_review", later)
+    row = await db_pool.fetchrow("SELECT status, updated_at FROM requests WHERE request_id = 'rec-5'")
+    assert (row["status"], row["updated_at"]) == ("in_review", later)
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-5'") == 1
+
+
 async def test_a_late_retry_of_an_older_change_never_overwrites_a_newer_state(db_pool: asyncpg.Pool) -> None:
     store = PgRecordsStore(db_pool)
     numbers: list[str | None] = ["026-1234567890-000001", "026-1234567890-000002"]
@@ -64,3 +88,4 @@ async def test_dashboard_lists_can_search_product_names(db_pool: asyncpg.Pool) -
         "SELECT request_id FROM requests WHERE product_search @@ plainto_tsquery('simple', $1)", "cocoa"
     )
     assert "rec-4" in [r["request_id"] for r in found]
+

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from activities.records_pg import PgRecordsStore, RequestFilters, list_requests
+from activities.records_pg import PgRecordsStore
+from activities.request_list import RequestFilters, list_requests
 from core.db import create_pool, discover_migrations, migrate_url
 from domain.state import RequestStatus
 from tests.support.records import change

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from activities.documents import DocumentStore
 from tests.support.stack import (
     WAIT_SECONDS,
     ApiStack,
@@ -15,6 +16,7 @@ from tests.support.stack import (
     first_shipment,
     pdf,
     request_body,
+    store_documents,
     wait_for,
 )
 
@@ -40,6 +42,37 @@ async def test_submission_answers_lead_time_late_flag_and_checklist(stack: ApiSt
         "required": "now",
         "satisfied_by": None,
     }
+
+
+async def test_a_new_submission_is_answered_with_the_state_its_workflow_checks_it_in_to(
+    stack: ApiStack,
+) -> None:
+    """The answer comes once the start is accepted, computed as the workflow computes it: the workflow's
+    own state, once it has taken the request in, says the same (a complete request and an incomplete one)."""
+    documents = await store_documents(DocumentStore.from_settings(stack.settings, stack.pool), "intake")
+    bodies = {
+        "in_review": request_body(documents=documents),
+        "awaiting_documents": request_body(etd_in_days=1),
+    }
+    async with stack.client(stack.exporter) as http:
+        for status, body in bodies.items():
+            answer = await http.post("/requests", json=body)
+            assert answer.status_code == 201, answer.text
+            submitted = answer.json()
+            assert submitted["status"] == status
+            # Listed at once, as answered: the read model has its row before the workflow records it.
+            newest = {"sort": "received_at", "descending": True, "limit": 20}
+            listed = (await http.get("/requests", params=newest)).json()["items"]
+            assert {"status": status} in [
+                {"status": r["status"]} for r in listed if r["request_id"] == submitted["id"]
+            ]
+            state = await wait_for(http, submitted["id"], status)
+            fields = ("lead_working_days", "late", "checklist")
+            assert {f: submitted[f] for f in fields} == {f: state[f] for f in fields}
+            assert datetime.fromisoformat(submitted["customs_deadline"]) == datetime.fromisoformat(
+                state["customs_deadline"]
+            )
+            assert [h["action"] for h in state["history"]] == ["received", "documents_checked"]
 
 
 async def test_a_retried_submission_with_the_same_idempotency_key_is_the_same_request(

@@ -2,7 +2,8 @@
 
 `sequences == 1..n` holds by the audit table's unique constraint alone: a doubled action or a dropped event
 would pass it. Here the source of truth is Temporal's event history of each request: every state change
-the workflow made schedules exactly one `record_change` activity, whose input is the audit event. The
+the workflow made runs exactly one `record_change` activity: scheduled with the audit event as its input, or,
+since the records are written by a local activity, a marker whose result is the event it wrote. The
 audit rows must be those events, each once, none missing, in the same order; the workflow's own list of
 changes (the state's `history`) must say the same; and every action a person sent must appear there
 exactly once. The history also tells which activities a killed worker had in hand: retried after their
@@ -12,6 +13,7 @@ start-to-close timeout ran out.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +23,12 @@ from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from activities.records import RecordChangeInput
+from activities.records import AuditEvent, RecordChangeInput, RecordedChange
 from domain.state import workflow_id
 from tests.support.process_stack import FaultStack
 
 RECORD_ACTIVITY = "record_change"
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,33 @@ async def history_events(client: Client, request_id: str) -> list[HistoryEvent]:
 
 
 async def recorded_by_the_workflow(client: Client, events: list[HistoryEvent]) -> list[Change]:
-    """The audit events the workflow handed the records activity, in the order it scheduled them."""
+    """The audit events the workflow had the records activity write, in the order it ran them."""
     changes = []
     for event in events:
-        if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            continue
+        audit = await _recorded(client, event)
+        if audit is not None:
+            changes.append(Change(audit.sequence, audit.action, audit.actor.person_id, audit.at))
+    return changes
+
+
+async def _recorded(client: Client, event: HistoryEvent) -> AuditEvent | None:
+    """The audit event of one records activity: a scheduled one's input, a local one's result."""
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
         scheduled = event.activity_task_scheduled_event_attributes
         if scheduled.activity_type.name != RECORD_ACTIVITY:
-            continue
+            return None
         [change] = await client.data_converter.decode(scheduled.input.payloads, [RecordChangeInput])
-        audit = change.event
-        changes.append(Change(audit.sequence, audit.action, audit.actor.person_id, audit.at))
-    return changes
+        return change.event  # type: ignore[no-any-return]
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in marker.details:
+        return None  # another marker, or an attempt that failed and is retried after a backoff
+    [data] = marker.details["data"].payloads
+    if json.loads(data.data)["activity_type"] != RECORD_ACTIVITY:
+        return None
+    [recorded] = await client.data_converter.decode(marker.details["result"].payloads, [RecordedChange])
+    return recorded.event  # type: ignore[no-any-return]
 
 
 def interrupted(events: list[HistoryEvent]) -> int:

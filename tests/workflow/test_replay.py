@@ -8,6 +8,9 @@ against requests under way.
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -82,6 +85,17 @@ EXPECTED = {
     "product_out_of_scope_stops_issuance",
     "scope_check_unavailable_then_confirmed",
     "issuance_unanswered_then_approved_again",
+    # every state change recorded by a local activity (`perf-records-local-activity`)
+    "complete_request_approved_recorded_in_the_worker",
+    "shipments_recorded_in_the_worker",
+    "manual_issuance_recorded_in_the_worker",
+    "corrections_round_trip_recorded_in_the_worker",
+    "continued_as_new_recorded_in_the_worker",
+    "cancelled_by_reviewer_manual_recorded_in_the_worker",
+    "reminders_then_transport_document_recorded_in_the_worker",
+    "refused_recorded_in_the_worker",
+    "deadline_passed_cancelled_through_gateway_recorded_in_the_worker",
+    "replaced_after_issue_by_hand_recorded_in_the_worker",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 
@@ -96,3 +110,22 @@ async def test_saved_history_replays_without_non_determinism(name: str) -> None:
     replayer = Replayer(workflows=[NopicRequest], data_converter=pydantic_data_converter)
     # Raises on any non-determinism, or on a workflow task that fails during replay.
     await replayer.replay_workflow(history)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith("_recorded_in_the_worker")))
+def test_the_histories_recorded_in_the_worker_take_the_local_activity_path(name: str) -> None:
+    """What these histories stand for: every change recorded by a local activity, none scheduled."""
+    events = json.loads((HISTORIES / f"{name}.json").read_text())["events"]
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]
+    local = [
+        json.loads(base64.b64decode(e["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]["data"]))
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and e["markerRecordedEventAttributes"]["markerName"] == "core_local_activity"
+    ]
+    assert "record_change" not in scheduled
+    assert [m["activity_type"] for m in local].count("record_change") >= 2

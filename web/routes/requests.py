@@ -12,14 +12,13 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.documents import DocumentStore
-from activities.records_pg import (
-    AuditEntry,
+from activities.records_pg import AuditEntry, audit_trail
+from activities.request_list import (
     CursorInvalid,
     PageCursor,
     RequestFilters,
     RequestPage,
     SortKey,
-    audit_trail,
     list_requests,
 )
 from core.settings import Settings, policy_from_settings
@@ -191,12 +190,13 @@ async def submit(
     form = build_form(submission, user, at)
     named = [(f"body.documents.{i}", d) for i, d in enumerate(form.documents)]
     await check_references(store, user, form.exporter.operation_id, named)
-    request_id = await claim_new_request_id(pool, user, at)
+    new_id = request_id = await claim_new_request_id(pool, user, at)
     if idempotency_key is not None:
         body = json.dumps(submission.model_dump(mode="json"), sort_keys=True).encode()
         digest = hashlib.sha256(body).hexdigest()
-        request_id = await claim_request_id(pool, user, idempotency_key, digest, request_id)
-    return await requests.submit(request_id, form, policy_from_settings(config), user.actor)
+        request_id = await claim_request_id(pool, user, idempotency_key, digest, new_id)
+    policy = policy_from_settings(config)
+    return await requests.submit(request_id, form, policy, user.actor, again=request_id != new_id)
 
 
 @router.post(

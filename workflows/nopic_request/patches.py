@@ -54,6 +54,16 @@ def rule_change(change: Change) -> str:
     return f"paths-{change}"
 
 
+RECORDS_IN_THE_WORKER = "perf-records-local-activity"
+"""Each state change is recorded by a local activity, run by the worker inside the workflow task that made
+the change: no round trip through the server, no activity task, the change's input not copied into the
+history; before, a regular activity (scheduled, started, completed, then a workflow task more)."""
+
+CHECKED_IN_BEFORE_MAIL = "perf-checked-in-before-mail"
+"""A request is checked in (its documents checked, its status set) as soon as it is recorded, and the review
+team is mailed after: the submission's answer is the status it then has (`domain.intake`); before, the
+request stayed `received`, actions waiting, until that mail was delivered."""
+
 REPLACEMENT = "replace-after-issue"
 """A reviewer replaces an issued NOPIC (`replace-certificate`): the old one is cancelled through the one
 cancellation model, a new one issued (the gateway's task, or a number recorded while the NOPICs are in

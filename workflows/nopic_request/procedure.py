@@ -25,12 +25,13 @@ from workflows.nopic_request.operations import OperationsChecks
 from workflows.nopic_request.timekeeping import Timekeeping
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Audience
+    from activities.notifications import Audience, Notification
     from activities.notifications import NotificationKind as Kind
     from activities.oid import IssuedNopic, NopicData, idempotency_key
     from domain.cancellation import next_revision, open_cancellations
     from domain.certificates import reconciliation, shipment_problem
     from domain.deadlines import missed_deadline_reason
+    from domain.intake import checked_status
     from domain.policy import IssuanceMode
     from domain.request import DocumentKind, DocumentReference
     from domain.rules import Change
@@ -53,7 +54,11 @@ class Procedure(OperationsChecks, Timekeeping):
     # ------------------------------------------------------------ 1. receive the request, check documents
 
     async def receive(self, submitted_by: Actor) -> None:
-        """Record the request, tell the review team, and tell the exporter what is missing."""
+        """Record the request, check its documents (telling the exporter what is missing), tell the review
+        team."""
+        # Asked before the first record: a patch first asked right after a local activity that outlasted
+        # its workflow task (and so completed in the next one) does not replay.
+        checked_in_first = workflow.patched(patches.CHECKED_IN_BEFORE_MAIL)
         async with self._lock:
             state = self._state
             await self._record(
@@ -65,14 +70,21 @@ class Procedure(OperationsChecks, Timekeeping):
                     "late": state.late,
                 },
             )
-            await self._notify(Kind.NEW_REQUEST, Audience.REVIEW_TEAM)
+            if not checked_in_first:
+                await self._notify(Kind.NEW_REQUEST, Audience.REVIEW_TEAM)
+                await self.check_documents()
+                return
             await self.check_documents()
+            # Written as the request was checked in, sent once the lock is released: an action taken
+            # meanwhile (or a mail server that is away) need not wait for the review team's mail.
+            new_request = Notification.about(state, Kind.NEW_REQUEST, Audience.REVIEW_TEAM)
+        await calls.notify(new_request)
 
     async def check_documents(self) -> None:
         """Awaiting documents when an item required now is missing or corrections are open, else in review."""
         state = self._state
         missing = state.missing(Requirement.NOW)
-        status = Status.AWAITING_DOCUMENTS if missing or state.corrections_requested else Status.IN_REVIEW
+        status = checked_status(state)
         if status is state.status:
             return
         state.status = status

@@ -25,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import Audience, Notification, NotificationKind
     from activities.records import AuditEvent, RecordChangeInput, RequestSummary
     from domain.calendar import is_late, lead_working_days
-    from domain.certificates import one_nopic_per_commodity
     from domain.checklist import checklist
+    from domain.intake import first_state
     from domain.policy import Policy
     from domain.request import NopicRequestForm
     from domain.state import ActionRecord, Actor, Certificate, NopicRequestInput, RequestState
@@ -54,20 +54,9 @@ class RequestRun:
 
     @staticmethod
     def _new_state(input: NopicRequestInput) -> RequestState:
-        form, policy = input.form, input.policy
-        lead, late = lead_time(policy, form)
-        return RequestState(
-            request_id=input.request_id,
-            form=form,
-            policy=policy,
-            received_day=form.received_at.astimezone(policy.zone).date(),
-            lead_working_days=lead,
-            late=late,
-            checklist=checklist(form),
-            certificates=one_nopic_per_commodity(form),
-            customs_deadline=form.shipment.customs_deadline,
-            updated_at=workflow.now(),
-        )
+        # `holidays` (the lead time's calendar) imports a country's rules on first use: see `lead_time`.
+        with workflow.unsafe.imports_passed_through(), workflow.unsafe.sandbox_unrestricted():
+            return first_state(input.request_id, input.form, input.policy, workflow.now())
 
     async def _record(
         self,

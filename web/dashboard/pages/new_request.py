@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from activities.records_pg import RequestFilters, SortKey, list_requests
+from activities.request_list import RequestFilters, SortKey, list_requests
 from domain.request import AdditionalDocument, DocumentKind, DocumentReference, OrganicStandard, TransportMode
 from starter.client import ActionRefused
 from web.auth import Session

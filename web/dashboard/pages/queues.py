@@ -11,13 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from activities.records import RequestSummary
-from activities.records_pg import (
-    RequestFilters,
-    SortKey,
-    cancellation_tasks,
-    list_requests,
-    replacements_to_issue,
-)
+from activities.records_pg import cancellation_tasks, replacements_to_issue
+from activities.request_list import RequestFilters, SortKey, list_requests
 from domain.schedule import Attention
 from domain.state import RequestStatus
 from web.dashboard.render import (

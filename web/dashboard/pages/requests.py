@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from activities.records_pg import RequestFilters, SortKey, list_requests
+from activities.request_list import RequestFilters, SortKey, list_requests
 from domain.state import ChecklistItem, RequestStatus, Requirement
 from web.dashboard.render import (
     EXPORTER,
