@@ -8,9 +8,10 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,9 @@ async def test_data_written_before_ctrl_c_is_there_after_the_next_start(home: Pa
         client = await Client.connect(stack.temporal_target)
         # No worker polls this queue: the workflow stays open, as a request waiting for documents would.
         await client.start_workflow("RestartProbe", id="restart-probe", task_queue="restart-probe")
+        # The dev server's file keeps a write-ahead log, every commit synced (`SQLITE_PRAGMAS`).
+        with closing(sqlite3.connect(f"file:{stack.home / 'temporal.sqlite'}?mode=ro", uri=True)) as sqlite:
+            assert sqlite.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         db = await asyncpg.connect(database_url(lines))
         try:
             await db.execute("CREATE TABLE restart_probe (note text)")
