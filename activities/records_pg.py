@@ -90,6 +90,7 @@ async def record_submission(pool: asyncpg.Pool, summary: RequestSummary) -> None
     answered with; the workflow's first recorded change replaces the row, and never the other way round."""
     await pool.execute(_UPSERT_REQUEST, *_request_row(summary), 0)
 
+
 _UPSERT_CERTIFICATE = """
 INSERT INTO certificates AS c
     (request_id, commodity_index, nopic_number, product_name, hts_code, organic_standard, net_kg,

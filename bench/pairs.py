@@ -214,4 +214,3 @@ async def latency_pairs(
         "b": sides["b"].figures(latency=True),
         **verdict(sides["a"], sides["b"], paired["a"], paired["b"]),
     }
-

@@ -18,16 +18,22 @@ from domain.request import NopicRequestForm
 from domain.state import RequestState, RequestStatus, Requirement
 
 
+def lead_time(policy: Policy, form: NopicRequestForm) -> tuple[int, bool]:
+    """Working days from receipt to departure, and whether that is late."""
+    lead = lead_working_days(policy, form.received_at, form.shipment.etd)
+    return lead, is_late(policy, lead)
+
+
 def first_state(request_id: str, form: NopicRequestForm, policy: Policy, now: datetime) -> RequestState:
     """The request as received: its lead time, its checklist, one pending NOPIC per commodity."""
-    lead = lead_working_days(policy, form.received_at, form.shipment.etd)
+    lead, late = lead_time(policy, form)
     return RequestState(
         request_id=request_id,
         form=form,
         policy=policy,
         received_day=form.received_at.astimezone(policy.zone).date(),
         lead_working_days=lead,
-        late=is_late(policy, lead),
+        late=late,
         checklist=checklist(form),
         certificates=one_nopic_per_commodity(form),
         customs_deadline=form.shipment.customs_deadline,

@@ -24,9 +24,8 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.notifications import Audience, Notification, NotificationKind
     from activities.records import AuditEvent, RecordChangeInput, RequestSummary
-    from domain.calendar import is_late, lead_working_days
+    from domain import intake
     from domain.checklist import checklist
-    from domain.intake import first_state
     from domain.policy import Policy
     from domain.request import NopicRequestForm
     from domain.state import ActionRecord, Actor, Certificate, NopicRequestInput, RequestState
@@ -38,8 +37,7 @@ def lead_time(policy: Policy, form: NopicRequestForm) -> tuple[int, bool]:
     # `holidays` imports a country's rules and sets up (unused) holiday-name translations on first use;
     # neither changes the dates, so that runs outside the sandbox's restrictions.
     with workflow.unsafe.imports_passed_through(), workflow.unsafe.sandbox_unrestricted():
-        lead = lead_working_days(policy, form.received_at, form.shipment.etd)
-    return lead, is_late(policy, lead)
+        return intake.lead_time(policy, form)
 
 
 class RequestRun:
@@ -56,7 +54,7 @@ class RequestRun:
     def _new_state(input: NopicRequestInput) -> RequestState:
         # `holidays` (the lead time's calendar) imports a country's rules on first use: see `lead_time`.
         with workflow.unsafe.imports_passed_through(), workflow.unsafe.sandbox_unrestricted():
-            return first_state(input.request_id, input.form, input.policy, workflow.now())
+            return intake.first_state(input.request_id, input.form, input.policy, workflow.now())
 
     async def _record(
         self,
