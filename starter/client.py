@@ -35,6 +35,7 @@ from domain.intake import checked_in, first_state
 from domain.policy import Policy
 from domain.request import NopicRequestForm
 from domain.state import Actor, NopicRequestInput, RequestState, RequestStatus, workflow_id
+from workflows import search_attributes
 
 log = get_logger(__name__)
 
@@ -100,12 +101,14 @@ class RequestClient:
         kept = await self.kept(request_id)
         if kept is not None:
             return kept.state  # it ran and closed; its workflow may be gone, so never start it again
+        first = first_state(request_id, form, policy, datetime.now(UTC))
         try:
             await self.temporal.start_workflow(
                 WORKFLOW_TYPE,
                 start,
                 id=workflow_id(request_id),
                 task_queue=self.task_queue,
+                search_attributes=search_attributes.at_start(first),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
@@ -117,7 +120,7 @@ class RequestClient:
             raise _unavailable(exc) from exc
         if again:
             return await self._settled(request_id)
-        state = checked_in(first_state(request_id, form, policy, datetime.now(UTC)))
+        state = checked_in(first)
         if self.records is not None:
             try:
                 await record_submission(self.records, RequestSummary.of(state))

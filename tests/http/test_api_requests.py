@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from activities.documents import DocumentStore
+from domain.state import workflow_id
 from tests.support.stack import (
     WAIT_SECONDS,
     ApiStack,
@@ -73,6 +74,10 @@ async def test_a_new_submission_is_answered_with_the_state_its_workflow_checks_i
                 state["customs_deadline"]
             )
             assert [h["action"] for h in state["history"]] == ["received", "documents_checked"]
+            # Listed in Temporal by its search attributes from the start (the first state's: `received`).
+            history = await stack.temporal.get_workflow_handle(workflow_id(submitted["id"])).fetch_history()
+            started = history.events[0].workflow_execution_started_event_attributes
+            assert started.search_attributes.indexed_fields["NopicStatus"].data == b'"received"'
 
 
 async def test_a_retried_submission_with_the_same_idempotency_key_is_the_same_request(

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities import Adapters, build_activities
 from activities.notifications import Notification
+from domain.intake import first_state
 from domain.messages import Approve, RecordCertificateNumber, SubmitTransportDocument
 from domain.policy import Policy
 from domain.request import DocumentKind, NopicRequestForm
@@ -36,6 +37,7 @@ from tests.support.dirs import HISTORIES
 from tests.support.fakes import FakeOid, NumberBook, RecordingMailer, RecordingStore
 from tests.support.forms import document, form_data
 from worker import workflow_runner
+from workflows import search_attributes
 from workflows.nopic_request import ACTION_REFUSED, NopicRequest
 
 # Seconds of real time a skip to a far instant may take; it takes well under one.
@@ -108,13 +110,15 @@ class Service:
         form = form or request_form(await self.now())
         self.etd = form.shipment.etd
         request_id = request_id or f"r-{uuid.uuid4().hex[:12]}"
+        policy = policy or Policy()
+        # Started as the service starts a request: with its first state's search attributes.
+        first = first_state(request_id, form, policy, await self.now())
         return await self.env.client.start_workflow(
             NopicRequest.run,
-            NopicRequestInput(
-                request_id=request_id, form=form, policy=policy or Policy(), submitted_by=EXPORTER
-            ),
+            NopicRequestInput(request_id=request_id, form=form, policy=policy, submitted_by=EXPORTER),
             id=workflow_id(request_id),
             task_queue=self.task_queue,
+            search_attributes=search_attributes.at_start(first),
         )
 
     def action(self, actor: Actor = REVIEWER, action_id: str | None = None) -> dict[str, Any]:

@@ -96,6 +96,8 @@ EXPECTED = {
     "refused_recorded_in_the_worker",
     "deadline_passed_cancelled_through_gateway_recorded_in_the_worker",
     "replaced_after_issue_by_hand_recorded_in_the_worker",
+    # started with its search attributes, then only the changed ones upserted
+    "complete_request_listed_from_its_start",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
 

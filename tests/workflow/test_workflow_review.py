@@ -80,6 +80,32 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
     await service.save_history(handle, "complete_request_approved_operations_checked")
 
 
+async def test_a_request_is_listed_from_its_start_and_upserts_only_what_changes(
+    workflow_service: Service,
+) -> None:
+    service = workflow_service
+    handle = await service.start()
+    await service.active(handle)
+    history = await handle.fetch_history()
+    ours = {key.name for key in search_attributes.ALL}
+    started = history.events[0].workflow_execution_started_event_attributes.search_attributes
+    assert set(started.indexed_fields) == ours
+    upserts = [
+        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    # Each patch upserts Temporal's own TemporalChangeVersion: only the service's attributes count here.
+    upserted = [names & ours for names in upserts if names & ours]
+    # Received: nothing new to list. Then each change of status, and nothing else (the operations, the
+    # departure, the deadline and lateness have not changed since the start).
+    assert upserted == [{"NopicStatus"}] * 4
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search_attributes.STATUS) == "active"
+    assert attributes.get(search_attributes.EXPORTER) == "1234567890"
+    await service.save_history(handle, "complete_request_listed_from_its_start")
+
+
 async def test_approval_is_refused_while_a_document_required_now_is_missing(
     workflow_service: Service,
 ) -> None:

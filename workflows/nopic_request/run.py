@@ -11,11 +11,9 @@ outside the lock.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, time
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 
 from workflows.nopic_request import calls
 
@@ -45,7 +43,13 @@ class RequestRun:
         self._state = input.carried_state or self._new_state(input)
         self._lock = asyncio.Lock()
         self._history_at_start = len(self._state.history)
+        # What Temporal lists the request by. A first run was started with its first state's attributes
+        # (`search_attributes.at_start`; none before it was), so only what differs from them is upserted.
+        # A run that continued as new upserts each once, as it always did: what it inherits is not asked.
         self._indexed: dict[str, Any] = {}
+        if input.carried_state is None:
+            started = workflow.info().typed_search_attributes
+            self._indexed = {p.key.name: p.value for p in started if p.key in search_attributes.ALL}
         # Only in this run, for histories from before the operations check was kept in the state: numbers
         # may be recorded once OID confirmed both operations are certified.
         self._operations_checked = False
@@ -134,20 +138,11 @@ class RequestRun:
 
     def _index(self) -> None:
         """Keep Temporal's list view useful: upsert the search attributes that changed."""
-        state = self._state
-        etd = datetime.combine(state.form.shipment.etd, time(0), tzinfo=state.policy.zone)
-        updates: list[SearchAttributeUpdate[Any]] = [
-            search_attributes.STATUS.value_set(state.status.value),
-            search_attributes.EXPORTER.value_set(state.form.exporter.operation_id),
-            search_attributes.IMPORTER.value_set(state.form.importer.operation_id),
-            search_attributes.ETD.value_set(etd),
-            search_attributes.CUSTOMS_DEADLINE.value_set(state.customs_deadline),
-            search_attributes.LATE.value_set(state.late),
-        ]
-        changed = [u for u in updates if self._indexed.get(u.key.name) != u.value]
+        pairs = search_attributes.of(self._state)
+        changed = [p for p in pairs if self._indexed.get(p.key.name) != p.value]
         if changed:
-            workflow.upsert_search_attributes(changed)
-            self._indexed.update({u.key.name: u.value for u in changed})
+            workflow.upsert_search_attributes([p.key.value_set(p.value) for p in changed])
+            self._indexed.update({p.key.name: p.value for p in changed})
 
     def _continue_as_new_due(self) -> bool:
         limit = self._state.policy.continue_as_new_after_actions
