@@ -21,6 +21,7 @@ from activities import Adapters, build_activities
 from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
+from activities.mail_queue import PgMailQueue
 from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
 from activities.oid_public import OperationRegistry, PublicDataOperations
@@ -70,6 +71,7 @@ def adapters(settings: Settings, db: asyncpg.Pool) -> Adapters:
         mailer=SmtpMailer(settings),
         records=PgRecordsStore(db, settings.records_retention_years),
         numbers=PgNumberRegistry(db),
+        mail_queue=PgMailQueue(db),
         db=db,
         closed_request_pdfs=CertificatePdfs(db, documents, NopicPdfs.from_settings(settings)),
         documents=documents,

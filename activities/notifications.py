@@ -100,7 +100,7 @@ class Notification(BaseModel):
     )
     message: str | None = Field(
         default=None,
-        description="The reviewer's message or reason: corrections, refusal, rejection, cancellation."
+        description="The reviewer's message or reason: corrections, refusal, rejection, cancellation.",
     )
     certificates: list[Certificate] = Field(
         default_factory=list, description="The NOPICs concerned (nopic_issued, cancellation)."
@@ -289,6 +289,12 @@ class NotificationActivities:
 
     @activity.defn
     async def notify(self, notification: Notification) -> Sent:
+        """One message, sent as it is given: the activity of runs from before the mail queue
+        (`mail_queue.send_queued` since)."""
+        return await self.deliver(notification)
+
+    async def deliver(self, notification: Notification) -> Sent:
+        """Send the message, unless the ledger has it sent by an earlier attempt."""
         if self._db is None:
             return await self._mailer.send(notification)
         if (earlier := await sent_before(self._db, notification.event_id)) is not None:

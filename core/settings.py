@@ -70,9 +70,7 @@ class Settings(BaseSettings):
     holiday_country: str = "BE"
     closure_dates: list[date] = Field(default_factory=list)
     min_lead_working_days: int = 3
-    reminder_offsets: list[timedelta] = Field(
-        default_factory=lambda: [timedelta(days=3), timedelta(days=1)]
-    )
+    reminder_offsets: list[timedelta] = Field(default_factory=lambda: [timedelta(days=3), timedelta(days=1)])
     # Reminders go out at this local time on the day due; a rejected transport document at (or within a
     # day of) the customs deadline leaves this many working days for a compliant one; exporters move the
     # customs deadline up to this long past the timeframe's last day (further, a reviewer decides); the

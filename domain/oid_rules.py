@@ -54,9 +54,7 @@ def record_certificate_number(
 def confirm_operations(state: RequestState, action: ConfirmOperations) -> str | None:
     check = state.operations_check
     if check is None or check.status is OperationsCheckStatus.CHECKING:
-        return (
-            "the operations are being checked in OID; confirm them by hand once the check is unavailable"
-        )
+        return "the operations are being checked in OID; confirm them by hand once the check is unavailable"
     if check.passed:
         who = check.confirmed_by.name if check.confirmed_by else "OID"
         return f"both operations are already confirmed Certified (by {who})"

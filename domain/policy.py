@@ -117,4 +117,3 @@ class Policy(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-

@@ -266,4 +266,3 @@ def check_document_reference(form: NopicRequestForm, document: DocumentReference
 def parse_request_form(data: Any, now: datetime) -> NopicRequestForm:
     """Validate a form where it enters the service, with the clock: received_at may not be in the future."""
     return NopicRequestForm.model_validate(data, context={"now": now})
-

@@ -22,6 +22,7 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
+
 class PasswordChecksBusy(ApiError):
     """Too many password checks at once; the caller should try again in a moment (503)."""
 

@@ -229,4 +229,3 @@ def create_app(config: SandboxConfig) -> FastAPI:
         return new
 
     return app
-

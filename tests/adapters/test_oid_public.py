@@ -82,8 +82,10 @@ async def test_the_xml_answer_reads_as_the_json_one(oid_sandbox: RunningSandbox)
     assert b"<a:op_nopOpID>1000000001</a:op_nopOpID>" in answer.content
     [operation] = parse_xml(answer.content).operations
     assert (operation.operation_id, operation.status) == ("1000000001", "Certified")
-    unprefixed = b"<R><success>true</success><x><op_nopOpID>7</op_nopOpID><op_name>N</op_name>" \
+    unprefixed = (
+        b"<R><success>true</success><x><op_nopOpID>7</op_nopOpID><op_name>N</op_name>"
         b"<op_status>Certified</op_status></x></R>"
+    )
     assert parse_xml(unprefixed).operations[0].name == "N"
 
 

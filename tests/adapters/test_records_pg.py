@@ -88,4 +88,3 @@ async def test_dashboard_lists_can_search_product_names(db_pool: asyncpg.Pool) -
         "SELECT request_id FROM requests WHERE product_search @@ plainto_tsquery('simple', $1)", "cocoa"
     )
     assert "rec-4" in [r["request_id"] for r in found]
-

@@ -163,7 +163,9 @@ async def test_manual_issuance_in_the_dashboard_to_active_then_cancelled_once_co
     await expect(reviewer.locator("#count-issuing")).to_have_text("1")
     await expect(issuing.locator(".operations-check")).to_contain_text("to confirm")
     link = issuing.get_by_role("link", name="2000000001")
-    await expect(link).to_have_attribute("href", "https://organic.ams.usda.gov/Integrity/CP/OPP?nopid=2000000001")
+    await expect(link).to_have_attribute(
+        "href", "https://organic.ams.usda.gov/Integrity/CP/OPP?nopid=2000000001"
+    )
     await issuing.get_by_label(f"What you saw in OID for {request_id}").fill("both Certified, 2025-03-01")
     await issuing.get_by_role("button", name="Both Certified in OID, products in scope").click()
     await expect(reviewer.get_by_role("status")).to_contain_text("Both operations are confirmed")

@@ -62,21 +62,52 @@ def form_with(path: str, value: Any) -> dict[str, Any]:
 
 JSON_CASES: list[tuple[str, str, Any, int, str, str]] = [
     # (name, method path, body, status, field, rule)
-    ("wrong type", "/requests", form_with("commodities.0.net_kg", "a lot"), 422, "body.commodities.0.net_kg",
-     "decimal_parsing"),
-    ("wrong type of date", "/requests", form_with("shipment.etd", ["2026-12-01"]), 422, "body.shipment.etd",
-     "date_type"),
-    ("huge string", "/requests", form_with("commodities.0.product_name", "x" * 100_000), 422,
-     "body.commodities.0.product_name", "string_too_long"),
-    ("control characters in free text", "/requests/{id}/actions/refuse", {"reason": "fine\x00\x1b[31m"}, 422,
-     "body.reason", "control_characters"),
-    ("unknown field", "/requests/{id}/actions/approve", {"note": "ok", "approved": True}, 422,
-     "body.approved", "extra_forbidden"),
+    (
+        "wrong type",
+        "/requests",
+        form_with("commodities.0.net_kg", "a lot"),
+        422,
+        "body.commodities.0.net_kg",
+        "decimal_parsing",
+    ),
+    (
+        "wrong type of date",
+        "/requests",
+        form_with("shipment.etd", ["2026-12-01"]),
+        422,
+        "body.shipment.etd",
+        "date_type",
+    ),
+    (
+        "huge string",
+        "/requests",
+        form_with("commodities.0.product_name", "x" * 100_000),
+        422,
+        "body.commodities.0.product_name",
+        "string_too_long",
+    ),
+    (
+        "control characters in free text",
+        "/requests/{id}/actions/refuse",
+        {"reason": "fine\x00\x1b[31m"},
+        422,
+        "body.reason",
+        "control_characters",
+    ),
+    (
+        "unknown field",
+        "/requests/{id}/actions/approve",
+        {"note": "ok", "approved": True},
+        422,
+        "body.approved",
+        "extra_forbidden",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "path", "body", "status", "field", "rule"), JSON_CASES,
-                         ids=[c[0] for c in JSON_CASES])
+@pytest.mark.parametrize(
+    ("name", "path", "body", "status", "field", "rule"), JSON_CASES, ids=[c[0] for c in JSON_CASES]
+)
 async def test_a_bad_body_is_refused_naming_the_field_and_changes_nothing(
     stack: ApiStack, request_id: str, name: str, path: str, body: Any, status: int, field: str, rule: str
 ) -> None:
@@ -137,11 +168,20 @@ UPLOAD_CASES: list[tuple[str, str, bytes, int, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "filename", "content", "status", "field", "words"), UPLOAD_CASES,
-                         ids=[c[0] for c in UPLOAD_CASES])
+@pytest.mark.parametrize(
+    ("name", "filename", "content", "status", "field", "words"),
+    UPLOAD_CASES,
+    ids=[c[0] for c in UPLOAD_CASES],
+)
 async def test_a_bad_upload_is_refused_and_stores_nothing(
-    stack: ApiStack, request_id: str, name: str, filename: str, content: bytes, status: int, field: str,
-    words: str
+    stack: ApiStack,
+    request_id: str,
+    name: str,
+    filename: str,
+    content: bytes,
+    status: int,
+    field: str,
+    words: str,
 ) -> None:
     before = await snapshot(stack, request_id)
     async with stack.client(stack.exporter) as http:

@@ -233,6 +233,6 @@ async def test_postgres_away_for_a_while_loses_nothing_and_the_api_says_503(stac
 
 async def test_smtp_away_for_a_while_delivers_every_message_once_after(stack: FaultStack) -> None:
     mail_failed = Felt(
-        "notifications failed", ("temporal_activity_execution_failed",), {"activity_type": "notify"}
+        "notifications failed", ("temporal_activity_execution_failed",), {"activity_type": "send_queued"}
     )
     await through_an_outage(stack, "smtp", *child_away(stack, "smtp_sink"), mail_failed)

@@ -175,4 +175,3 @@ async def test_an_eta_update_keeps_the_expected_clearance_unless_the_body_clears
     assert kept_clearance == eta + timedelta(days=2)
     assert cleared.json()["form"]["shipment"]["expected_clearance"] is None
     assert datetime.fromisoformat(cleared.json()["customs_deadline"]) == eta + timedelta(days=1)
-

@@ -40,7 +40,7 @@ async def raw_post(stack: ApiStack, path: str, headers: dict[str, str], body: by
 async def test_a_200_mib_anonymous_upload_is_refused_before_it_is_read(stack: ApiStack) -> None:
     before = stored_files(stack)
     multipart = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    start = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-"
+    start = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n%PDF-'
     for path in ("/documents", "/requests/R1/documents", "/ui/requests/new"):
         status, answer = await raw_post(
             stack, path, {**multipart, "Content-Length": str(200 * MiB)}, start.encode()
@@ -75,7 +75,9 @@ async def test_too_many_files_a_file_too_large_or_a_body_that_grows_too_large_ke
         large = await http.post("/documents", files={"file": ("big.pdf", big, "application/pdf")})
         assert large.status_code == 413, large.text
         assert large.json()["error"]["fields"][0] == {
-            "field": "file", "rule": "max_bytes", "message": "is more than the limit of 20971520 bytes"
+            "field": "file",
+            "rule": "max_bytes",
+            "message": "is more than the limit of 20971520 bytes",
         }
 
         async def growing() -> AsyncIterator[bytes]:

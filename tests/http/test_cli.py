@@ -13,7 +13,6 @@ from tests.support.stack import ApiStack
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-
 async def test_submit_the_example_then_list_show_and_act(stack: ApiStack) -> None:
     submitted = await nopic(stack, stack.exporter, "submit", str(EXAMPLES / "request.json"), "--json")
     assert submitted.exit_code == 0, submitted.output

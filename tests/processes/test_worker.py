@@ -34,9 +34,11 @@ async def test_the_service_registers_its_workflows_and_every_activity_on_real_ad
         "lookup_certified_items",
         "lookup_operation",
         "notify",
+        "queue_notification",
         "record_change",
         "release_nopic_number",
         "send_digest",
+        "send_queued",
     ]
 
 

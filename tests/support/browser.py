@@ -41,9 +41,11 @@ async def signed_in(browser: Browser, stack: ApiStack, username: str, password: 
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     page.on(
         "console",
-        lambda message: CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            CSP_VIOLATIONS.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
     await page.goto(f"{stack.url}/ui")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

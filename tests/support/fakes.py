@@ -119,8 +119,14 @@ class FakeOid:
 class RecordingMailer:
     sent: dict[str, Notification] = field(default_factory=dict)
     sent_at: dict[str, datetime] = field(default_factory=dict)
+    # Cleared, every send waits until it is set again: a mail server that is slow to answer.
+    answering: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     async def send(self, notification: Notification) -> Sent:
+        await self.answering.wait()
         self.sent.setdefault(notification.event_id, notification)
         # The server's clock (skipped time on the time-skipping server), not this machine's.
         self.sent_at.setdefault(notification.event_id, activity.info().current_attempt_scheduled_time)
@@ -137,10 +143,31 @@ class RecordingMailer:
 
 
 @dataclass
+class MemoryMailQueue:
+    """The mail queue in memory: what was queued, in order, and what was given up."""
+
+    queued: dict[str, Notification] = field(default_factory=dict)
+    given_up: dict[str, str] = field(default_factory=dict)
+
+    async def put(self, notification: Notification) -> None:
+        self.queued[notification.event_id] = notification
+
+    async def get(self, event_id: str) -> Notification | None:
+        return self.queued.get(event_id)
+
+    async def give_up(self, event_id: str, reason: str) -> None:
+        self.given_up.setdefault(event_id, reason)
+
+
+@dataclass
 class RecordingStore:
     changes: dict[str, RecordChangeInput] = field(default_factory=dict)
+    # By action: how long each of its first writes hangs (a database slow to answer), one pause per write.
+    slow: dict[str, list[float]] = field(default_factory=dict)
 
     async def record_change(self, change: RecordChangeInput) -> RecordedChange:
+        if pauses := self.slow.get(change.event.action):
+            await asyncio.sleep(pauses.pop(0))
         inserted = change.event.event_id not in self.changes
         self.changes.setdefault(change.event.event_id, change)
         return RecordedChange(event_id=change.event.event_id, inserted=inserted)

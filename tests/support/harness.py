@@ -34,7 +34,7 @@ from domain.state import (
     workflow_id,
 )
 from tests.support.dirs import HISTORIES
-from tests.support.fakes import FakeOid, NumberBook, RecordingMailer, RecordingStore
+from tests.support.fakes import FakeOid, MemoryMailQueue, NumberBook, RecordingMailer, RecordingStore
 from tests.support.forms import document, form_data
 from worker import workflow_runner
 from workflows import search_attributes
@@ -93,6 +93,7 @@ class Service:
     task_queue: str
     oid: FakeOid = field(default_factory=FakeOid)
     mailer: RecordingMailer = field(default_factory=RecordingMailer)
+    mail_queue: MemoryMailQueue = field(default_factory=MemoryMailQueue)
     store: RecordingStore = field(default_factory=RecordingStore)
     numbers: NumberBook = field(default_factory=NumberBook)
     actions: int = 0
@@ -153,6 +154,16 @@ class Service:
         raise AssertionError(
             f"never reached: {what}; status {state.status}, issuance {state.issuance_blocked}"
         )
+
+    async def mails(self) -> RecordingMailer:
+        """The mailer, once every message queued so far is sent or given up: a change's messages go out
+        after its action has been answered."""
+        for _ in range(200):
+            queued = self.mail_queue.queued.keys()
+            if queued <= self.mailer.sent.keys() | self.mail_queue.given_up.keys():
+                return self.mailer
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never sent: {sorted(queued - self.mailer.sent.keys())}")
 
     async def mailed(self, kind: str, audience: str) -> Notification:
         """The message of `kind` to `audience`, once the workflow has sent it."""
@@ -225,6 +236,7 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
         mailer=service.mailer,
         records=service.store,
         numbers=service.numbers,
+        mail_queue=service.mail_queue,
     )
     async with Worker(
         env.client,

@@ -102,6 +102,7 @@ async def run_lifecycles(stack: FaultStack, count: int, tag: str, concurrency: i
 
         loop = asyncio.get_running_loop()
         started = loop.time()
+
         async def deliver(request_id: str) -> None:
             action = {"action_id": f"transport-{request_id}", "document": bill, **first_shipment()}
             await call(exporter, "POST", f"/requests/{request_id}/actions/transport-document", json=action)

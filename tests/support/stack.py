@@ -27,6 +27,7 @@ from activities import Adapters, build_activities
 from activities.certificate_pdfs import CertificatePdfs
 from activities.documents import DocumentStore
 from activities.mail import SmtpMailer
+from activities.mail_queue import PgMailQueue
 from activities.nopic_numbers import PgNumberRegistry
 from activities.oid_http import HttpOidGateway
 from activities.pdf import NopicPdfs
@@ -144,6 +145,7 @@ async def running_stack(
                 mailer=SmtpMailer(settings),
                 records=PgRecordsStore(pool),
                 numbers=PgNumberRegistry(pool),
+                mail_queue=PgMailQueue(pool),
                 db=pool,
                 closed_request_pdfs=pdfs,
             )

@@ -16,8 +16,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from domain.rules import Change
 from tests.support.dirs import HISTORIES
-from workflows.nopic_request import NopicRequest
+from workflows.nopic_request import NopicRequest, patches
 
 # One per path of the procedure; a history missing from the folder fails the suite, it is never skipped.
 EXPECTED = {
@@ -98,8 +99,35 @@ EXPECTED = {
     "replaced_after_issue_by_hand_recorded_in_the_worker",
     # started with its search attributes, then only the changed ones upserted
     "complete_request_listed_from_its_start",
+    # each change's messages queued in the worker and sent after it (`perf-mail-queue`)
+    "complete_request_approved_mail_queued",
+    "corrections_round_trip_mail_queued",
+    "refused_mail_queued",
+    "deadline_passed_cancelled_through_gateway_mail_queued",
+    "continued_as_new_mail_queued",
+    "shipments_mail_queued",
+    "manual_issuance_mail_queued",
+    "cancelled_by_reviewer_manual_mail_queued",
+    "reminders_then_transport_document_mail_queued",
+    "expired_with_reconciliation_mail_queued",
+    "corrections_answered_before_their_mail_is_sent",
+    # both operations and the exporter's products asked of OID at once (`perf-operations-looked-up-together`)
+    "operations_looked_up_together",
+    "operations_check_not_listed_looked_up_together",
+    "operations_check_unavailable_then_confirmed_looked_up_together",
+    "product_out_of_scope_stops_issuance_looked_up_together",
+    "scope_check_unavailable_then_confirmed_looked_up_together",
+    # a record retried past its workflow task's heartbeat, right before issuance asks its patch
+    "operations_checked_record_retried_in_a_later_task",
 }
 SAVED = {path.stem for path in HISTORIES.glob("*.json")}
+
+
+def test_a_new_run_asks_every_patch_as_it_starts() -> None:
+    """A patch added without joining `every_patch` would be asked wherever the code reaches it again."""
+    named = {value for name, value in vars(patches).items() if name.isupper() and isinstance(value, str)}
+    rule_changes = {patches.rule_change(change) for change in Change}
+    assert sorted(patches.every_patch()) == sorted((named | rule_changes) - {patches.ASKED_AT_START})
 
 
 def test_every_path_has_a_saved_history() -> None:
@@ -114,9 +142,8 @@ async def test_saved_history_replays_without_non_determinism(name: str) -> None:
     await replayer.replay_workflow(history)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith("_recorded_in_the_worker")))
-def test_the_histories_recorded_in_the_worker_take_the_local_activity_path(name: str) -> None:
-    """What these histories stand for: every change recorded by a local activity, none scheduled."""
+def scheduled_and_local(name: str) -> tuple[list[str], list[str]]:
+    """The activity types a saved history scheduled, and those it ran as local activities."""
     events = json.loads((HISTORIES / f"{name}.json").read_text())["events"]
     scheduled = [
         e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
@@ -124,10 +151,27 @@ def test_the_histories_recorded_in_the_worker_take_the_local_activity_path(name:
         if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
     ]
     local = [
-        json.loads(base64.b64decode(e["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]["data"]))
+        json.loads(
+            base64.b64decode(e["markerRecordedEventAttributes"]["details"]["data"]["payloads"][0]["data"])
+        )["activity_type"]
         for e in events
         if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
         and e["markerRecordedEventAttributes"]["markerName"] == "core_local_activity"
     ]
+    return scheduled, local
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith("_recorded_in_the_worker")))
+def test_the_histories_recorded_in_the_worker_take_the_local_activity_path(name: str) -> None:
+    """What these histories stand for: every change recorded by a local activity, none scheduled."""
+    scheduled, local = scheduled_and_local(name)
     assert "record_change" not in scheduled
-    assert [m["activity_type"] for m in local].count("record_change") >= 2
+    assert local.count("record_change") >= 2
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith("_mail_queued")))
+def test_the_histories_with_mail_queued_send_it_after_each_step(name: str) -> None:
+    """What these histories stand for: every message queued in the worker, sent by a step's activity."""
+    scheduled, local = scheduled_and_local(name)
+    assert "notify" not in scheduled
+    assert local.count("queue_notification") >= scheduled.count("send_queued") >= 1

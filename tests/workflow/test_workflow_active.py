@@ -116,7 +116,7 @@ async def test_a_reviewer_cancels_one_certificate_then_all_with_a_reason(workflo
     assert state.status is RequestStatus.ACTIVE
     # Answered at once: the gateway cancels it in OID next, outside the request's lock.
     assert state.certificates[1].status is CertificateStatus.CANCELLATION_PENDING
-    assert service.mailer.of_kind("cancellation") == []
+    assert (await service.mails()).of_kind("cancellation") == []
     state = await service.until(
         handle, lambda s: s.certificates[1].status is CertificateStatus.CANCELLED, "cocoa cancelled in OID"
     )

@@ -69,7 +69,7 @@ async def test_manual_cancellation_is_a_task_until_a_reviewer_confirms_each_nopi
     task = await service.mailed("cancellation_requested", "review_team")
     assert [c.number for c in task.certificates] == [COFFEE, COCOA]
     assert task.message == "the exporter's certification was withdrawn"
-    assert service.mailer.of_kind("cancellation") == [] and service.oid.cancel_reasons == {}
+    assert (await service.mails()).of_kind("cancellation") == [] and service.oid.cancel_reasons == {}
     assert "staff cancel each in OID and confirm it" in (state.history[-1].detail or "")
     assert not any("cancelled in OID" in (e.detail or "") for e in state.history)
 
@@ -113,7 +113,7 @@ async def test_the_customs_deadline_in_manual_mode_asks_staff_to_cancel_and_ends
     assert [c.status for c in state.certificates] == [PENDING, PENDING]
     told = await service.mailed("transport_deadline_passed", "review_team")
     assert {c.status for c in told.certificates} == {PENDING}
-    assert service.mailer.of_kind("cancellation") == []
+    assert (await service.mails()).of_kind("cancellation") == []
     # A late transport document changes nothing now.
     late = await refusal(handle.execute_update(NopicRequest.transport_document, service.transport_document()))
     assert late.startswith("the request is cancelling;")
@@ -264,11 +264,11 @@ async def test_oid_refusing_a_cancellation_never_fails_the_run_a_reviewer_retrie
         f"OID refused to cancel NOPIC {coffee}: it is under investigation"
     )
     for _ in range(100):  # the second refusal's mail goes out just after its state change
-        if len(service.mailer.of_kind("oid_refused")) == 2:
+        if len((await service.mails()).of_kind("oid_refused")) == 2:
             break
         await asyncio.sleep(0.05)
-    told = [[c.number for c in n.certificates] for n in service.mailer.of_kind("oid_refused")]
-    assert told == [[coffee], [cocoa]] and service.mailer.of_kind("cancellation") == []
+    told = [[c.number for c in n.certificates] for n in (await service.mails()).of_kind("oid_refused")]
+    assert told == [[coffee], [cocoa]] and (await service.mails()).of_kind("cancellation") == []
     described = await handle.describe()
     assert described.status is not None and described.status.name == "RUNNING"
 

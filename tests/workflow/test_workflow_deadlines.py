@@ -131,17 +131,17 @@ async def test_a_rejection_within_a_day_of_the_deadline_opens_a_grace_period_and
     rejected_at = await service.now()
     assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT
     assert state.grace_until == grace_end(PATHS, rejected_at) > deadline
-    [told] = service.mailer.of_kind("transport_document_rejected")
+    [told] = (await service.mails()).of_kind("transport_document_rejected")
     assert told.due_by == state.grace_until
 
     await service.sleep_until(state.grace_until - timedelta(hours=1))
     state = await service.state(handle)
     assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT, "not cancelled at the customs deadline"
     assert service.oid.cancel_reasons == {}
-    [reminder] = service.mailer.of_kind("transport_reminder")
+    [reminder] = (await service.mails()).of_kind("transport_reminder")
     assert reminder.due_by == state.grace_until
     assert reminder.message == "the consignee is not the importer"
-    [sent_at] = service.mailer.times_of("transport_reminder")
+    [sent_at] = (await service.mails()).times_of("transport_reminder")
     last_day_at_nine = datetime.combine(
         (state.grace_until - ONE_DAY).astimezone(BRUSSELS).date(), time(9), tzinfo=BRUSSELS
     )
@@ -199,7 +199,7 @@ async def test_at_the_deadline_the_cancellation_names_what_was_missing_not_the_t
         "phytosanitary certificate was not received before the customs-clearance deadline "
         f"({local(state.customs_deadline)})"
     )
-    [told] = service.mailer.of_kind("transport_deadline_passed")
+    [told] = (await service.mails()).of_kind("transport_deadline_passed")
     assert told.message == state.outcome
     await service.save_history(handle, "deadline_passed_phytosanitary_certificate_missing")
 
@@ -218,7 +218,7 @@ async def test_reminders_go_out_at_nine_in_the_certifier_s_zone_on_the_day_they_
     assert three.astimezone(BRUSSELS).date() == (deadline - THREE_DAYS).astimezone(BRUSSELS).date()
 
     await service.sleep_until(deadline - timedelta(minutes=30))
-    first, second = service.mailer.times_of("transport_reminder")
+    first, second = (await service.mails()).times_of("transport_reminder")
     assert at_instant(first, three) and at_instant(second, one), (first, second)
     state = await handle.execute_update(NopicRequest.transport_document, service.transport_document())
     assert state.status is RequestStatus.ACTIVE
@@ -236,13 +236,13 @@ async def test_an_item_due_before_departure_is_reminded_of_before_the_etd_and_fl
 
     await service.sleep_until(leaving + timedelta(hours=1))
     state = await service.state(handle)
-    reminders = service.mailer.of_kind("departure_reminder")
+    reminders = (await service.mails()).of_kind("departure_reminder")
     assert [(n.audience, n.reminder_offset) for n in reminders] == [
         ("exporter", THREE_DAYS),
         ("exporter", ONE_DAY),
     ]
     assert [i.item for i in reminders[0].missing] == ["phytosanitary_certificate"]
-    first, second = service.mailer.times_of("departure_reminder")
+    first, second = (await service.mails()).times_of("departure_reminder")
     assert at_instant(first, on_reminder_day(PATHS, leaving, THREE_DAYS)), first
     assert at_instant(second, on_reminder_day(PATHS, leaving, ONE_DAY)), second
     assert [i.item for i in state.departed_missing] == ["phytosanitary_certificate"]
@@ -263,7 +263,7 @@ async def test_an_item_due_before_departure_is_reminded_of_before_the_etd_and_fl
 async def deadline_mails(service: Service) -> list[tuple[str, datetime | None, datetime]]:
     return [
         (n.kind.value, n.previous_deadline, n.customs_deadline)
-        for n in service.mailer.sent.values()
+        for n in (await service.mails()).sent.values()
         if n.kind.value.startswith("deadline_")
     ]
 
@@ -321,7 +321,7 @@ async def test_exporters_move_the_deadline_within_the_allowance_further_a_review
         NopicRequest.accept_deadline_move, AcceptDeadlineMove(**service.action(), note="vessel delayed")
     )
     assert state.customs_deadline == far and state.pending_deadline_move is None
-    [decided] = service.mailer.of_kind("deadline_move_decided")
+    [decided] = (await service.mails()).of_kind("deadline_move_decided")
     assert (decided.audience, decided.message) == ("exporter", "accepted: vessel delayed")
 
     farther = far + timedelta(days=10)

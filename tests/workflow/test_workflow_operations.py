@@ -4,6 +4,7 @@ issuing; an issuing request sent back to review, refused or withdrawn."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -89,8 +90,7 @@ async def test_a_reviewer_confirms_both_operations_before_numbers_are_recorded_b
     [confirmed] = [e for e in events if e.action == "confirm_operations"]
     assert confirmed.actor == REVIEWER and confirmed.at == state.operations_check.since
     assert confirmed.payload["detail"] == (
-        "exporter 1234567890 and importer 9876543210 confirmed Certified in OID by Rik Reviewer: "
-        f"{seen}"
+        f"exporter 1234567890 and importer 9876543210 confirmed Certified in OID by Rik Reviewer: {seen}"
     )
 
     await handle.execute_update(record, number(service, 0, COFFEE))
@@ -246,7 +246,8 @@ async def test_refused_while_issuing_the_number_recorded_is_a_task_until_confirm
     ]
     task = await service.mailed("cancellation_requested", "review_team")
     assert [c.number for c in task.certificates] == [COFFEE]
-    assert service.mailer.of_kind("cancellation") == [], "nobody is told it is cancelled before it is"
+    mails = await service.mails()
+    assert mails.of_kind("cancellation") == [], "nobody is told it is cancelled before it is"
 
     done = RecordCancellation(**service.action(), commodity_index=0, note="cancelled in Global INTEGRITY")
     state = await handle.execute_update(NopicRequest.record_cancellation, done)
@@ -266,4 +267,50 @@ async def test_withdrawn_while_issuing_with_nothing_recorded_ends_at_once(workfl
     state = await handle.execute_update(NopicRequest.withdraw, Withdraw(**service.action(EXPORTER)))
     assert state.status is RequestStatus.WITHDRAWN
     assert (await service.result(handle)).status is RequestStatus.WITHDRAWN
-    assert service.mailer.of_kind("cancellation_requested") == []
+    assert (await service.mails()).of_kind("cancellation_requested") == []
+
+
+async def test_both_operations_and_the_exporters_products_are_asked_of_oid_at_once(
+    workflow_service: Service,
+) -> None:
+    service = workflow_service
+    handle = await service.start()
+    await service.issued(handle)
+    history = await handle.fetch_history()
+    asked = [
+        (
+            e.activity_task_scheduled_event_attributes.activity_type.name,
+            e.activity_task_scheduled_event_attributes.workflow_task_completed_event_id,
+        )
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name.startswith("lookup_")
+    ]
+    assert sorted(name for name, _ in asked) == [
+        "lookup_certified_items",
+        "lookup_operation",
+        "lookup_operation",
+    ]
+    assert len({task for _, task in asked}) == 1, "scheduled by one workflow task"
+    await service.save_history(handle, "operations_looked_up_together")
+
+
+async def test_a_record_retried_in_a_later_workflow_task_keeps_the_run_replaying(
+    workflow_service: Service,
+) -> None:
+    """The operations check's record outlasts two attempts (the database slow twice), so the workflow task
+    heartbeats and the record completes in a later one, right before issuance asks its patch: the saved run
+    must replay all the same."""
+    service = workflow_service
+    service.store.slow["operations_checked"] = [6, 6]  # each past the local activity's 5 s
+    handle = await service.start()
+    await service.until_status(handle, RequestStatus.IN_REVIEW)
+    await handle.execute_update(NopicRequest.approve, Approve(**service.action()))
+    for _ in range(300):  # half a minute: the record takes a dozen seconds
+        state = await service.state(handle)
+        if state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT:
+            break
+        await asyncio.sleep(0.1)
+    assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT
+    assert service.store.actions(state.request_id).count("operations_checked") == 1
+    await service.save_history(handle, "operations_checked_record_retried_in_a_later_task")

@@ -87,7 +87,7 @@ async def test_manual_replacement_is_a_task_the_old_nopic_stays_in_force_until_s
     assert state.certificates[0].replaces == COFFEE
     task = await service.mailed("cancellation_requested", "review_team")
     assert [c.number for c in task.certificates] == [COFFEE]
-    assert service.mailer.of_kind("cancellation") == [] and service.oid.cancel_reasons == {}
+    assert (await service.mails()).of_kind("cancellation") == [] and service.oid.cancel_reasons == {}
 
     # While in force, only the replacement's number is recorded: the cocoa's is not corrected.
     cocoa = RecordCertificateNumber(**service.action(), commodity_index=1, number="840-1234567890-004800")
@@ -106,7 +106,7 @@ async def test_manual_replacement_is_a_task_the_old_nopic_stays_in_force_until_s
         (NEW_COFFEE, CertificateStatus.ISSUED),
         (COFFEE, PENDING),
     ]
-    assert service.mailer.of_kind("cancellation") == []
+    assert (await service.mails()).of_kind("cancellation") == []
 
     confirm = RecordCancellation(**service.action(), commodity_index=0, note="cancelled in Global INTEGRITY")
     state = await handle.execute_update(NopicRequest.record_cancellation, confirm)

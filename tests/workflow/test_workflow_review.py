@@ -49,7 +49,7 @@ async def test_complete_request_approved_is_issued_and_active_once_the_transport
 
     state = await handle.execute_update(NopicRequest.transport_document, service.transport_document())
     assert state.status is RequestStatus.ACTIVE
-    assert service.mailer.kinds() == [
+    assert (await service.mails()).kinds() == [
         ("review_team", "new_request"),
         ("exporter", "nopic_issued"),
         ("importer", "nopic_issued"),
@@ -129,6 +129,24 @@ async def test_approval_is_refused_while_a_document_required_now_is_missing(
     await service.save_history(handle, "approval_refused_while_document_missing")
 
 
+async def test_an_action_is_answered_while_the_mail_it_causes_waits_for_the_mail_server(
+    workflow_service: Service,
+) -> None:
+    service = workflow_service
+    handle = await service.start()
+    await service.until_status(handle, RequestStatus.IN_REVIEW)
+    await service.mails()  # the review team's mail about the new request is out
+    service.mailer.answering.clear()
+    asked = RequestCorrections(**service.action(), items=["net quantity of cocoa nibs"], message="750 kg?")
+    state = await asyncio.wait_for(handle.execute_update(NopicRequest.request_corrections, asked), 5)
+    assert state.status is RequestStatus.AWAITING_DOCUMENTS
+    assert service.mailer.of_kind("corrections_requested") == []
+    service.mailer.answering.set()
+    [told] = (await service.mails()).of_kind("corrections_requested")
+    assert told.corrections == ["net quantity of cocoa nibs"]
+    await service.save_history(handle, "corrections_answered_before_their_mail_is_sent")
+
+
 async def test_corrections_round_trip_from_reviewer_to_exporter_and_back(workflow_service: Service) -> None:
     service = workflow_service
     handle = await service.start()
@@ -140,7 +158,7 @@ async def test_corrections_round_trip_from_reviewer_to_exporter_and_back(workflo
     state = await handle.execute_update(NopicRequest.request_corrections, asked)
     assert state.status is RequestStatus.AWAITING_DOCUMENTS
     assert state.corrections_requested == ["net quantity of cocoa nibs"]
-    [told] = service.mailer.of_kind("corrections_requested")
+    [told] = (await service.mails()).of_kind("corrections_requested")
     assert (told.audience, told.corrections, told.message) == (
         "exporter",
         ["net quantity of cocoa nibs"],
@@ -172,7 +190,7 @@ async def test_refused_request_ends_refused_and_the_exporter_is_told_why(workflo
     state = await service.result(handle)
     assert state.status is RequestStatus.REFUSED
     assert state.outcome == "the supplier's certificate was suspended"
-    [told] = service.mailer.of_kind("request_refused")
+    [told] = (await service.mails()).of_kind("request_refused")
     assert (told.audience, told.message) == ("exporter", "the supplier's certificate was suspended")
     assert service.oid.nopics == {}
     await service.save_history(handle, "refused")
@@ -193,7 +211,7 @@ async def test_exporter_withdraws_before_issue_and_the_review_team_is_told(workf
     state = await service.result(handle)
     assert state.status is RequestStatus.WITHDRAWN
     assert state.outcome == "the buyer cancelled the order"
-    [told] = service.mailer.of_kind("request_withdrawn")
+    [told] = (await service.mails()).of_kind("request_withdrawn")
     assert (told.audience, told.message) == ("review_team", "the buyer cancelled the order")
     await service.save_history(handle, "withdrawn")
 
@@ -245,7 +263,7 @@ async def test_a_repeated_action_id_changes_nothing(workflow_service: Service) -
     again = await handle.execute_update(NopicRequest.refuse, reused)
     assert again.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT
     assert len(service.oid.nopics) == 2
-    assert len(service.mailer.of_kind("documents_received")) == 1
+    assert len((await service.mails()).of_kind("documents_received")) == 1
     await service.save_history(handle, "repeated_action_ids")
 
 

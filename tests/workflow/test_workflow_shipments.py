@@ -111,7 +111,7 @@ async def test_a_further_shipment_has_its_own_definitive_document_which_a_review
     state = await handle.execute_update(NopicRequest.reject_transport_document, rejected)
     assert state.status is RequestStatus.ACTIVE
     assert state.shipments[0].rejected == "wrong consignee" and state.shipments[0].grace_until is None
-    [told] = service.mailer.of_kind("transport_document_rejected")
+    [told] = (await service.mails()).of_kind("transport_document_rejected")
     assert (told.shipped_on, told.due_by) == (day, clearance)
     again = RejectTransportDocument(**service.action(), reason="twice", shipment=0)
     assert await refusal(handle.execute_update(NopicRequest.reject_transport_document, again)) == (
@@ -119,9 +119,9 @@ async def test_a_further_shipment_has_its_own_definitive_document_which_a_review
     )
 
     await service.sleep_until(clearance - timedelta(hours=2))
-    [reminder] = service.mailer.of_kind("transport_reminder")
+    [reminder] = (await service.mails()).of_kind("transport_reminder")
     assert (reminder.shipped_on, reminder.due_by, reminder.message) == (day, clearance, "wrong consignee")
-    [sent_at] = service.mailer.times_of("transport_reminder")
+    [sent_at] = (await service.mails()).times_of("transport_reminder")
     assert at_instant(sent_at, on_reminder_day(PATHS, clearance, timedelta(days=1))), sent_at
 
     with_kg = SubmitTransportDocument(
@@ -176,7 +176,8 @@ async def test_a_further_shipment_s_document_never_replaced_cancels_the_nopics_i
         "(no seal numbers) by "
     )
     assert service.oid.cancel_reasons == {cocoa: reason} and coffee not in service.oid.cancel_reasons
-    told = [(n.audience, [c.number for c in n.certificates]) for n in service.mailer.of_kind("cancellation")]
+    mails = await service.mails()
+    told = [(n.audience, [c.number for c in n.certificates]) for n in mails.of_kind("cancellation")]
     assert told == [("exporter", [cocoa]), ("importer", [cocoa])]
     assert service.store.of(state.request_id)[-1].summary.attention == []
     await service.save_history(handle, "further_shipment_document_never_replaced")
@@ -263,7 +264,7 @@ async def test_a_week_before_expiry_the_exporter_reports_the_kg_shipped_the_reco
     await service.sleep_until(ask_at + timedelta(hours=1))
     asked = await service.mailed("quantities_report_requested", "exporter")
     assert asked.due_by == end
-    [sent_at] = service.mailer.times_of("quantities_report_requested")
+    [sent_at] = (await service.mails()).times_of("quantities_report_requested")
     assert at_instant(sent_at, ask_at), sent_at
 
     twice = ReportQuantities(
@@ -312,11 +313,11 @@ async def test_cancelling_with_an_empty_list_is_refused_and_tells_no_one(workflo
     service = workflow_service
     handle = await service.start(policy=PATHS)
     await service.active(handle)
-    before = dict(service.mailer.sent)
+    before = dict((await service.mails()).sent)
     empty = CancelCertificates(**service.action(), commodity_indexes=[], reason="nothing really")
     reason = await refusal(handle.execute_update(NopicRequest.cancel_certificates, empty))
     assert (
         reason == "commodity_indexes: name at least one certificate, or leave the list out to cancel them all"
     )
-    assert service.mailer.sent == before and service.oid.cancel_reasons == {}
+    assert (await service.mails()).sent == before and service.oid.cancel_reasons == {}
     await service.save_history(handle, "cancellation_with_an_empty_list_refused")

@@ -30,13 +30,13 @@ async def test_reminders_go_to_the_exporter_3_days_and_1_day_before_the_customs_
     await service.sleep_until(deadline - timedelta(hours=1))
     state = await service.state(handle)
     assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT
-    reminders = service.mailer.of_kind("transport_reminder")
+    reminders = (await service.mails()).of_kind("transport_reminder")
     assert [(n.audience, n.reminder_offset) for n in reminders] == [
         ("exporter", THREE_DAYS),
         ("exporter", ONE_DAY),
     ]
     assert [item.item for item in reminders[0].missing] == ["definitive_transport_document"]
-    first, second = service.mailer.times_of("transport_reminder")
+    first, second = (await service.mails()).times_of("transport_reminder")
     assert at_instant(first, deadline - THREE_DAYS), first
     assert at_instant(second, deadline - ONE_DAY), second
     assert state.reminders_sent == [THREE_DAYS, ONE_DAY] and state.next_reminder is None
@@ -62,7 +62,7 @@ async def test_deadline_passed_cancels_every_certificate_and_tells_everyone(
     assert [c.status for c in state.certificates] == [CertificateStatus.CANCELLED] * 2
     assert list(service.oid.cancel_reasons) == numbers
     assert {service.oid.nopics[n].status for n in numbers} == {"cancelled"}
-    told = [(n.audience, n.kind) for n in service.mailer.sent.values() if n.message == state.outcome]
+    told = [(n.audience, n.kind) for n in (await service.mails()).sent.values() if n.message == state.outcome]
     # The review team at the deadline (the NOPICs then being cancelled), exporter and importer once each is.
     assert told == [
         ("review_team", "transport_deadline_passed"),
@@ -71,7 +71,7 @@ async def test_deadline_passed_cancels_every_certificate_and_tells_everyone(
         ("exporter", "cancellation"),
         ("importer", "cancellation"),
     ]
-    [at_deadline] = service.mailer.of_kind("transport_deadline_passed")
+    [at_deadline] = (await service.mails()).of_kind("transport_deadline_passed")
     assert {c.status for c in at_deadline.certificates} == {CertificateStatus.CANCELLATION_PENDING}
     [passed] = [c.event for c in service.store.of(state.request_id) if c.event.action.endswith("passed")]
     assert at_instant(passed.at, deadline), passed.at
@@ -95,11 +95,11 @@ async def test_eta_moved_later_by_signal_moves_the_deadline_and_nothing_happens_
     await service.sleep_until(old_deadline + timedelta(days=1))
     state = await service.state(handle)
     assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT
-    assert service.mailer.of_kind("transport_reminder") == [], "no reminder at the old instants"
+    assert (await service.mails()).of_kind("transport_reminder") == [], "no reminder at the old instants"
     assert service.oid.cancel_reasons == {}
 
     await service.sleep_until(new_deadline - timedelta(hours=1))
-    first, second = service.mailer.times_of("transport_reminder")
+    first, second = (await service.mails()).times_of("transport_reminder")
     assert at_instant(first, new_deadline - THREE_DAYS) and at_instant(second, new_deadline - ONE_DAY)
     state = await handle.execute_update(NopicRequest.transport_document, service.transport_document())
     assert state.status is RequestStatus.ACTIVE
@@ -123,7 +123,7 @@ async def test_eta_moved_earlier_brings_the_reminders_and_the_deadline_forward(
 
     state = await service.result(handle)
     assert state.status is RequestStatus.CANCELLED
-    first, second = service.mailer.times_of("transport_reminder")
+    first, second = (await service.mails()).times_of("transport_reminder")
     assert at_instant(first, new_deadline - THREE_DAYS) and at_instant(second, new_deadline - ONE_DAY)
     [passed] = [c.event for c in service.store.of(state.request_id) if c.event.action.endswith("passed")]
     assert at_instant(passed.at, new_deadline), passed.at
@@ -146,7 +146,7 @@ async def test_transport_document_rejected_then_a_compliant_one_accepted(workflo
     state = await handle.execute_update(NopicRequest.reject_transport_document, rejected)
     assert state.status is RequestStatus.AWAITING_TRANSPORT_DOCUMENT and state.transport_document is None
     assert [item.item for item in state.missing()] == ["definitive_transport_document"]
-    [told] = service.mailer.of_kind("transport_document_rejected")
+    [told] = (await service.mails()).of_kind("transport_document_rejected")
     assert (told.audience, told.message) == ("exporter", "the consignee differs from the importer")
     state = await service.until(handle, lambda s: s.next_reminder is not None, "reminders re-armed")
     assert state.customs_deadline == deadline and state.next_reminder == deadline - THREE_DAYS

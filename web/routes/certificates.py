@@ -23,7 +23,7 @@ router = APIRouter(tags=["certificates"])
     "/certificates",
     response_model=list[CertificateRow],
     summary="Certificates by status: by default the NOPICs to cancel in OID",
-    description="Who may: reviewer. `status=cancellation_pending` (the default) is the \"To cancel in OID\" "
+    description='Who may: reviewer. `status=cancellation_pending` (the default) is the "To cancel in OID" '
     "queue: each NOPIC still valid in OID that staff are to cancel there and confirm (record-cancellation), "
     "or that the OID gateway refused to cancel (`oid_failure`). Longest waiting first.",
     responses={

@@ -81,9 +81,7 @@ class Alarms(Procedure):
         state = self._state
         shipment = state.shipments[item.shipment]
         state.shipments[item.shipment] = shipment.model_copy(update={"reminded": True})
-        await self._record(
-            "shipment_document_reminder", SYSTEM, detail=f"shipment of {shipment.shipped_on}"
-        )
+        await self._record("shipment_document_reminder", SYSTEM, detail=f"shipment of {shipment.shipped_on}")
         await self._notify(
             Kind.TRANSPORT_REMINDER,
             Audience.EXPORTER,

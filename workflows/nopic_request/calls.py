@@ -8,7 +8,9 @@ the order and names of the calls are, so a call is never added, dropped or moved
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -17,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState, T
 from workflows.nopic_request import patches
 
 with workflow.unsafe.imports_passed_through():
+    from activities.mail_queue import MailQueueActivities, SendQueued
     from activities.nopic_numbers import ClaimedNumber, NumberActivities, NumberClaim
     from activities.notifications import Notification, NotificationActivities, NotificationUndeliverable
     from activities.oid import NON_RETRYABLE_ERRORS as OID_NON_RETRYABLE_ERRORS
@@ -32,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.oid_public import CertifiedItems, OperationActivities
     from activities.records import RecordChangeInput, RecordsActivities
+
+Input = TypeVar("Input")
 
 # The audit trail must be written: retry until it is, backing off to once a minute. An attempt is one
 # PostgreSQL transaction (the event, the request's row, its certificates): half a minute means trouble.
@@ -50,6 +55,8 @@ NOTIFY_RETRY = RetryPolicy(
     non_retryable_error_types=[NotificationUndeliverable.error_type],
 )
 NOTIFY_TIMEOUT = timedelta(minutes=2)
+# A step's queued messages are sent by one activity (three at most in practice): an attempt for them all.
+SEND_QUEUED_TIMEOUT = timedelta(minutes=5)
 
 # OID may be down for a while: keep trying, unless it answered something retrying cannot change.
 # An attempt is one gateway call, which gives up on a silent OID first (NOPIC_OID_TIMEOUT_SECONDS, 10 s).
@@ -99,18 +106,24 @@ def unanswered_since(unanswered: str, asked: datetime, zone: tzinfo) -> str:
     )
 
 
+async def _in_the_worker(method: Callable[[Any, Input], Awaitable[Any]], input: Input) -> None:
+    """One write to PostgreSQL as a local activity: bounded by `LOCAL_RECORD_TIMEOUT`, retried until done
+    as a record is, each retry waiting on a workflow timer."""
+    await workflow.execute_local_activity_method(
+        method,
+        input,
+        start_to_close_timeout=LOCAL_RECORD_TIMEOUT,
+        retry_policy=RECORD_RETRY,
+        local_retry_threshold=timedelta(0),
+    )
+
+
 async def record(change: RecordChangeInput) -> None:
     """Write one state change to the audit trail and the read model: in the worker, as a local activity,
     since the `perf-records-local-activity` patch (the same idempotent write, retried the same way, without
     a round trip through the server for each change)."""
     if workflow.patched(patches.RECORDS_IN_THE_WORKER):
-        await workflow.execute_local_activity_method(
-            RecordsActivities.record_change,
-            change,
-            start_to_close_timeout=LOCAL_RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-            local_retry_threshold=timedelta(0),
-        )
+        await _in_the_worker(RecordsActivities.record_change, change)
         return
     await workflow.execute_activity_method(
         RecordsActivities.record_change,
@@ -135,6 +148,31 @@ async def notify(notification: Notification) -> None:
             "notification not delivered",
             extra={"event_id": notification.event_id, "reason": failure_reason(error)},
         )
+
+
+async def queue_notification(notification: Notification) -> None:
+    """Queue one message, in the worker (a local activity, retried as a record is): it is sent by
+    `send_queued` once the change that caused it is done."""
+    await _in_the_worker(MailQueueActivities.queue_notification, notification)
+
+
+async def send_queued(event_ids: list[str]) -> list[str]:
+    """Send a step's queued messages, in order; the ones left for another send (the attempt's time ran
+    short). One that cannot be delivered is given up (and logged), and the others still go. Messages still
+    failing after about a day of attempts are logged and the request goes on, as for `notify`."""
+    try:
+        outcome = await workflow.execute_activity_method(
+            MailQueueActivities.send_queued,
+            SendQueued(event_ids=event_ids),
+            start_to_close_timeout=SEND_QUEUED_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+    except ActivityError as error:
+        workflow.logger.warning(
+            "notifications not delivered", extra={"event_ids": event_ids, "reason": failure_reason(error)}
+        )
+        return []
+    return outcome.left
 
 
 async def lookup_operation(operation_id: str, within: timedelta | None = None) -> Operation:

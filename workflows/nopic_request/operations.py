@@ -13,7 +13,11 @@ request's lock, so every action goes on.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -30,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.state import RequestStatus as Status
 
 ROLES = ("exporter", "importer")
+T = TypeVar("T")
 
 
 class OperationsChecks(Cancellations):
@@ -59,9 +64,9 @@ class OperationsChecks(Cancellations):
             if blocked is not None:
                 return blocked
         await workflow.wait_condition(
-            lambda: self._operations_passed
-            or state.status is not Status.ISSUING
-            or self._continue_as_new_due()
+            lambda: (
+                self._operations_passed or state.status is not Status.ISSUING or self._continue_as_new_due()
+            )
         )
         return None
 
@@ -74,9 +79,13 @@ class OperationsChecks(Cancellations):
         form = state.form
         found = []
         operations = (form.exporter.operation_id, form.importer.operation_id)
+        asked: dict[str, Any] = {}
+        if workflow.patched(patches.OPERATIONS_LOOKED_UP_TOGETHER):
+            asked = await self._ask_together(deadline, workflow.patched(patches.PRODUCTS_IN_SCOPE))
         for role, operation_id in zip(ROLES, operations, strict=True):
             try:
-                operation = await calls.lookup_operation(operation_id, within=_left(deadline))
+                ask = partial(calls.lookup_operation, operation_id, within=_left(deadline))
+                operation = await _answer(asked, role, ask)
             except ActivityError as error:
                 cause = error.cause
                 if isinstance(cause, ApplicationError) and cause.type == OperationNotFound.error_type:
@@ -93,7 +102,7 @@ class OperationsChecks(Cancellations):
             since = f" since {operation.status_date}" if operation.status_date else ""
             found.append(f"{role} {operation_id} ({operation.name}) Certified{since}")
         if workflow.patched(patches.PRODUCTS_IN_SCOPE):
-            scope = await self._look_up_scope(within, deadline)
+            scope = await self._look_up_scope(within, deadline, asked)
             if scope is None:
                 return None  # unavailable: a reviewer may confirm by hand
             in_scope, detail = scope
@@ -106,13 +115,31 @@ class OperationsChecks(Cancellations):
                 await self._record("operations_checked", SYSTEM, detail="OID lists " + "; ".join(found))
         return None
 
-    async def _look_up_scope(self, within: timedelta, deadline: datetime) -> tuple[bool, str] | None:
+    async def _ask_together(self, deadline: datetime, with_scope: bool) -> dict[str, Any]:
+        """Both operations, and the exporter's certified products, asked at once, each within the check's
+        time: each answer (or its failure) by what it answers, judged in the same order as one by one."""
+        form = self._state.form
+        look_ups: dict[str, Awaitable[Any]] = {
+            "exporter": calls.lookup_operation(form.exporter.operation_id, within=_left(deadline)),
+            "importer": calls.lookup_operation(form.importer.operation_id, within=_left(deadline)),
+        }
+        if with_scope:
+            look_ups["scope"] = calls.lookup_certified_items(
+                form.exporter.operation_id, within=_left(deadline)
+            )
+        answers = await asyncio.gather(*look_ups.values(), return_exceptions=True)
+        return dict(zip(look_ups, answers, strict=True))
+
+    async def _look_up_scope(
+        self, within: timedelta, deadline: datetime, asked: dict[str, Any]
+    ) -> tuple[bool, str] | None:
         """Whether every commodity is among the exporter's certified products in OID, with what to say of
         it; None when OID could not say in time (the check is then unavailable, as for the operations)."""
         state = self._state
         operation_id = state.form.exporter.operation_id
         try:
-            listed = await calls.lookup_certified_items(operation_id, within=_left(deadline))
+            ask = partial(calls.lookup_certified_items, operation_id, within=_left(deadline))
+            listed = await _answer(asked, "scope", ask)
         except ActivityError as error:
             why = calls.unanswered(error, within) or calls.failure_reason(error)
             await self._unavailable(
@@ -164,6 +191,16 @@ class OperationsChecks(Cancellations):
     async def _not_certified(self, reason: str) -> str:
         self._set_check(Check.NOT_CERTIFIED, reason)
         return reason
+
+
+async def _answer(asked: dict[str, Any], key: str, ask: Callable[[], Awaitable[T]]) -> T:
+    """The answer asked at once under `key` (its failure raised again); else asked now."""
+    if key not in asked:
+        return await ask()
+    answer = asked[key]
+    if isinstance(answer, BaseException):
+        raise answer
+    return cast(T, answer)
 
 
 def _left(deadline: datetime) -> timedelta:

@@ -64,7 +64,53 @@ CHECKED_IN_BEFORE_MAIL = "perf-checked-in-before-mail"
 team is mailed after: the submission's answer is the status it then has (`domain.intake`); before, the
 request stayed `received`, actions waiting, until that mail was delivered."""
 
+OPERATIONS_LOOKED_UP_TOGETHER = "perf-operations-looked-up-together"
+"""With OID as the source, the operations check asks for both operations and the exporter's certified
+products at once, and judges the answers in the same order as before; before, one after the other."""
+
+MAIL_QUEUE = "perf-mail-queue"
+"""The messages a change causes are queued by a local activity in the change's workflow task, and sent by
+one activity per step once the request's lock is released: an action is answered without waiting for a
+mail server, and the messages are not copied into the history; before, each was sent by an activity of its
+own, awaited where it was caused, under the lock. Asked once, as the run starts."""
+
 REPLACEMENT = "replace-after-issue"
 """A reviewer replaces an issued NOPIC (`replace-certificate`): the old one is cancelled through the one
 cancellation model, a new one issued (the gateway's task, or a number recorded while the NOPICs are in
 force) and linked to it both ways; histories recorded before it have no replacement in them."""
+
+
+ASKED_AT_START = "perf-patches-asked-at-start"
+"""Every patch is asked as a run starts, in its first workflow task, so each marker sits where no local
+activity precedes it. A patch first asked right after a local activity is recorded in whichever workflow
+task the worker's answer to that activity landed in; a replay, which resolves the local activity from its
+marker at once, may ask it one task earlier, and fail ("patch marker ... no corresponding change command").
+Runs started before this patch ask each patch where the code reaches it, as before."""
+
+
+def every_patch() -> list[str]:
+    """Every patch of the workflow but `ASKED_AT_START` itself, in the order they were added."""
+    return [
+        OPERATIONS_CHECK,
+        NUMBER_CLAIMS,
+        CANCELLATION_TASKS,
+        KEEP_UNCHANGED_CERTIFICATES,
+        ISSUE_REFUSAL_TOLD,
+        PRODUCTS_IN_SCOPE,
+        ISSUE_WITHIN,
+        TIMEKEEPING,
+        *(rule_change(change) for change in Change),
+        RECORDS_IN_THE_WORKER,
+        CHECKED_IN_BEFORE_MAIL,
+        REPLACEMENT,
+        OPERATIONS_LOOKED_UP_TOGETHER,
+        MAIL_QUEUE,
+    ]
+
+
+def ask_at_start() -> None:
+    """As a run starts: ask every patch now, when this run is one that does (see `ASKED_AT_START`); each
+    later `workflow.patched` of the same id gives the same answer without a command."""
+    if workflow.patched(ASKED_AT_START):
+        for patch in every_patch():
+            workflow.patched(patch)

@@ -75,6 +75,9 @@ class Procedure(OperationsChecks, Timekeeping):
                 await self.check_documents()
                 return
             await self.check_documents()
+            if self._queues_mail:
+                await self._notify(Kind.NEW_REQUEST, Audience.REVIEW_TEAM)
+                return
             # Written as the request was checked in, sent once the lock is released: an action taken
             # meanwhile (or a mail server that is away) need not wait for the review team's mail.
             new_request = Notification.about(state, Kind.NEW_REQUEST, Audience.REVIEW_TEAM)

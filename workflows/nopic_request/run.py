@@ -53,6 +53,11 @@ class RequestRun:
         # Only in this run, for histories from before the operations check was kept in the state: numbers
         # may be recorded once OID confirmed both operations are certified.
         self._operations_checked = False
+        # The mail queue (`perf-mail-queue`, asked as the run starts): messages queued by this run's changes
+        # and not yet handed to `send_queued`, and whether a send is under way.
+        self._queues_mail = False
+        self._queued: list[str] = []
+        self._sending = False
 
     @staticmethod
     def _new_state(input: NopicRequestInput) -> RequestState:
@@ -109,7 +114,32 @@ class RequestRun:
         )
 
     async def _notify(self, kind: NotificationKind, audience: Audience, **details: Any) -> None:
-        await calls.notify(Notification.about(self._state, kind, audience, **details))
+        """Tell `audience` of the change just made: queued, and sent once the change is done (`send_mail`);
+        in runs from before the mail queue, sent here."""
+        notification = Notification.about(self._state, kind, audience, **details)
+        if not self._queues_mail:
+            await calls.notify(notification)
+            return
+        await calls.queue_notification(notification)
+        self._queued.append(notification.event_id)
+
+    async def send_mail(self) -> None:
+        """For the whole run: send what the changes queued, a step's messages together, once the change that
+        queued them has released the lock (so an action's answer never waits on it)."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._queued) and not self._lock.locked())
+            step, self._queued = self._queued, []
+            self._sending = True
+            try:
+                left = await calls.send_queued(step)
+            finally:
+                self._sending = False
+            self._queued[:0] = left  # first, before anything queued since
+
+    def _done(self) -> bool:
+        """Nothing left to finish before the run ends or continues as new: no handler running, no message
+        queued and not yet sent."""
+        return workflow.all_handlers_finished() and not self._queued and not self._sending
 
     def _set_form(self, form: NopicRequestForm) -> None:
         """The request's data changed: its checklist follows."""
@@ -153,7 +183,7 @@ class RequestRun:
 
     async def _continue_as_new(self) -> None:
         """A fresh history, same request: the whole state, and with it every deadline, carries over."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._done)
         state = self._state
         workflow.logger.info("continuing as new", extra={"actions": len(state.history)})
         workflow.continue_as_new(

@@ -13,6 +13,7 @@ import asyncio
 
 from temporalio import workflow
 
+from workflows.nopic_request import patches
 from workflows.nopic_request.decisions import Decisions
 from workflows.nopic_request.oid_actions import OidActions
 
@@ -31,6 +32,10 @@ class NopicRequest(OidActions, Decisions):
     @workflow.run
     async def run(self, input: NopicRequestInput) -> RequestState:
         """Receive the request, then run the step its status calls for until it ends."""
+        patches.ask_at_start()
+        self._queues_mail = workflow.patched(patches.MAIL_QUEUE)
+        if self._queues_mail:
+            self._mail_sender = asyncio.create_task(self.send_mail())
         self._index()
         if self._state.policy.issuance_mode is IssuanceMode.API:
             # For the whole run: the OID gateway cancels what is to be cancelled, outside the lock.
@@ -53,5 +58,5 @@ class NopicRequest(OidActions, Decisions):
                 await self.keep_active_until_timeframe_ends()
             elif status is Status.CANCELLING:
                 await self.wait_for_cancellations()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._done)
         return self._state
