@@ -167,11 +167,12 @@ def _where(filters: RequestFilters, args: list[Any]) -> list[str]:
         # Substring, case-insensitive; the LIKE wildcards in what the person typed match themselves.
         escaped = filters.product.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = arg(f"%{escaped}%")
-        # `product_text` (migration 0060) is the names joined by U+001F and lowercased once, when the row is
-        # written: a plain LIKE of the lowercased text, through its trigram index, matches as ILIKE would
-        # (which lowercases both sides of every row it checks). Only text holding U+001F could match across
-        # two names, and only then is each name checked on its own.
-        clauses.append(f"product_text LIKE lower({pattern})")
+        # A request's `product_text` (migration 0060: its names joined by U+001F, lowercased once) is kept
+        # once in `product_texts` and named by `product_text_id` (0061): the LIKE runs over the distinct
+        # texts through their trigram index, and the requests are found, and counted index-only, by id.
+        # A plain LIKE of lowercased text matches as ILIKE would. Only text holding U+001F could match
+        # across two names, and only then is each name checked on its own.
+        clauses.append(f"product_text_id IN (SELECT id FROM product_texts WHERE text LIKE lower({pattern}))")
         if _NAME_SEPARATOR in filters.product:
             clauses.append(f"EXISTS (SELECT 1 FROM unnest(product_names) p WHERE p ILIKE {pattern})")
     return clauses
