@@ -86,6 +86,10 @@ def build_worker(client: Client, settings: Settings, db: asyncpg.Pool) -> Worker
         workflows=workflows(),
         activities=build_activities(adapters(settings, db)),
         workflow_runner=workflow_runner(),
+        # Sized by measurement (README, Performance): the cache bounds the worker's memory, not the open
+        # requests it serves; a request out of the cache replays its history on its next task.
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_workflow_task_slots,
         # On stop, activities in hand get this long to finish before they are cancelled (and retried later).
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Unset in production; test stacks shorten what a killed worker's activities cost (see the module).

@@ -2,6 +2,7 @@
 
 Sizes default to issue 7's (1,000 open requests, 10,000 on timers, 100,000 rows); `--quick` shrinks them
 for a smoke run. Every size is also read from `NOPIC_BENCH_<SIZE>` (e.g. NOPIC_BENCH_SCALE_OPEN=2000).
+The stack's processes take the service's settings from this environment (`--worker-cache N`: the worker's).
 The stack's own log lines go to `bench/results/bench-<time>.log`, not to the terminal.
 """
 
@@ -36,6 +37,12 @@ def parse(argv: list[str]) -> tuple[list[str], Sizes, bool]:
         "--profile", action="store_true", help="py-spy the worker and API into bench/results/"
     )
     parser.add_argument("--keep", action="store_true", help="keep each stack's temporary home")
+    parser.add_argument(
+        "--worker-cache",
+        type=int,
+        metavar="N",
+        help="the worker's sticky cache size (NOPIC_WORKER_MAX_CACHED_WORKFLOWS); default: the setting's",
+    )
     base = QUICK if "--quick" in argv else Sizes()
     for field in dataclasses.fields(Sizes):
         if field.name == "profile":
@@ -46,6 +53,9 @@ def parse(argv: list[str]) -> tuple[list[str], Sizes, bool]:
     args = parser.parse_args(argv)
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Sizes) if f.name != "profile"}
     sizes = Sizes(**values, profile=args.profile)
+    if args.worker_cache is not None:
+        # A setting, not a size: the stack's children inherit this process's environment.
+        os.environ["NOPIC_WORKER_MAX_CACHED_WORKFLOWS"] = str(args.worker_cache)
     return args.only or list(BENCHMARKS), sizes, args.keep
 
 

@@ -102,15 +102,23 @@ def _lifecycles(b: dict[str, Any], _: dict[str, Any]) -> list[Row]:
 
 def _scale(b: dict[str, Any], _: dict[str, Any]) -> list[Row]:
     figure = f"{b['p50_ms']} / {b['p95_ms']} / {b['p99_ms']}"
+    during = b["sticky_cache_during_actions"]
     return [
         (
             "scale",
-            f"worker RSS MiB, {b['open_requests']} on timers",
-            f"{b['rss_mib_after']['worker']}",
+            f"worker RSS MiB, {b['open_requests']} on timers, cache {b['worker_max_cached_workflows']}",
+            f"{b['rss_mib_after']['worker']} (after the actions {b['rss_mib_after_actions']['worker']})",
+            "≤ 350",
+            b["rss_mib_after"]["worker"] <= 350,
+        ),
+        ("scale", "worker growth KiB per open request", f"{b['worker_kib_per_open_request']}", "", None),
+        (
+            "scale",
+            "workflow tasks of the actions: cache hits / misses",
+            f"{during['temporal_sticky_cache_hit']:.0f} / {during['temporal_sticky_cache_miss']:.0f}",
             "",
             None,
         ),
-        ("scale", "worker growth KiB per open request", f"{b['worker_kib_per_open_request']}", "", None),
         (
             "scale",
             "transport-document p50/p95/p99 ms",

@@ -425,6 +425,16 @@ async def lifecycles(bench: BenchStack, sizes: Sizes) -> Figures:
 
 # ---------------------------------------------------------------------------------------------- 4. scale
 
+# The worker's sticky cache as the SDK reports it, and how many workflow tasks replayed a history (only
+# the count: the SDK's replay-latency sum read 0 for 20 replays in a trial run, so it times no replay here).
+CACHE_METRICS = (
+    "temporal_sticky_cache_size",
+    "temporal_sticky_cache_hit",
+    "temporal_sticky_cache_miss",
+    "temporal_sticky_cache_total_forced_eviction",
+    "temporal_workflow_task_replay_latency_count",
+)
+
 
 async def scale(bench: BenchStack, sizes: Sizes) -> Figures:
     """`scale_open` requests waiting on their customs-deadline timers: worker memory; actions still fast?"""
@@ -437,6 +447,7 @@ async def scale(bench: BenchStack, sizes: Sizes) -> Figures:
     seeded_s = time.perf_counter() - began
     await asyncio.sleep(2)
     after = {"worker": rss_mib(worker), "temporal": rss_mib(temporal)}
+    cache_after_seeding = await bench.worker_metrics(*CACHE_METRICS)
     chosen = random.sample(ids, min(sizes.scale_actions, len(ids)))
     async with bench.http(bench.exporter_token) as exporter:
         async with profiled(bench, "scale", sizes.profile):
@@ -445,11 +456,24 @@ async def scale(bench: BenchStack, sizes: Sizes) -> Figures:
                 sizes.action_interval,
                 lambda n: deliver_transport_document(exporter, bench, chosen[n]),
             )
+    await asyncio.sleep(2)
+    after_actions = {"worker": rss_mib(worker), "temporal": rss_mib(temporal)}
+    cache_after_actions = await bench.worker_metrics(*CACHE_METRICS)
     return {
         "open_requests": len(ids) + 1,
+        "worker_max_cached_workflows": bench.settings.worker_max_cached_workflows,
+        "worker_workflow_task_slots": bench.settings.worker_workflow_task_slots,
         "seeded_per_s": round(len(ids) / seeded_s, 1),
         "rss_mib_before": {k: round(v, 1) for k, v in before.items()},
         "rss_mib_after": {k: round(v, 1) for k, v in after.items()},
+        "rss_mib_after_actions": {k: round(v, 1) for k, v in after_actions.items()},
+        "sticky_cache_after_seeding": cache_after_seeding,
+        # During the actions only: a miss is a workflow task whose workflow was not cached (history replayed).
+        "sticky_cache_during_actions": {
+            name: round(cache_after_actions[name] - cache_after_seeding[name], 3)
+            for name in CACHE_METRICS
+            if name != "temporal_sticky_cache_size"
+        },
         "worker_kib_per_open_request": round((after["worker"] - before["worker"]) * 1024 / len(ids), 2),
         "temporal_kib_per_open_request": round((after["temporal"] - before["temporal"]) * 1024 / len(ids), 2),
         "action": "transport-document",

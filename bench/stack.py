@@ -53,6 +53,18 @@ class BenchStack:
         children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
         return [postmaster, *map(int, children)]
 
+    async def worker_metrics(self, *names: str) -> dict[str, float]:
+        """The worker's SDK metrics of these names (Prometheus text), each summed over its series."""
+        url = f"http://127.0.0.1:{self.settings.worker_metrics_port}/metrics"
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(url)).raise_for_status().text
+        totals = dict.fromkeys(names, 0.0)
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name in totals:
+                totals[name] += float(line.rpartition(" ")[2])
+        return totals
+
     def http(self, token: str, *, connections: int = 100) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.settings.http_url,
@@ -74,6 +86,8 @@ def _bench_environment(home: Path) -> dict[str, str]:
         "NOPIC_SMTP_PORT": str(free_port()),
         "NOPIC_HTTP_PORT": str(free_port()),
         "NOPIC_LOG_FORMAT": "json",
+        # The worker's SDK metrics (its sticky cache's hits, misses, size): the scale benchmark reads them.
+        "NOPIC_WORKER_METRICS_PORT": str(free_port()),
     }
 
 

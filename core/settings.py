@@ -7,10 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.policy import IssuanceMode, OperationsSource, Policy
+
+# Workflow task slots when none is set: the SDK's 100 left the worker behind on 2 cores, its tasks timing
+# out and given out again; 20 kept up (README, Performance, "The worker's cache").
+WORKFLOW_TASK_SLOTS = 20
 
 
 class Settings(BaseSettings):
@@ -63,6 +67,13 @@ class Settings(BaseSettings):
     worker_host: str = "127.0.0.1"
     worker_health_port: int | None = None
     worker_metrics_port: int | None = None
+    # The worker's sticky cache: workflows kept in memory between their tasks (each a sandboxed instance
+    # with its state), so a task replays no history; an evicted one replays its history on its next task.
+    # 0 turns the cache (and sticky task queues) off. The default is measured (README, Performance).
+    worker_max_cached_workflows: int = Field(default=250, ge=0)
+    # Workflow tasks the worker holds at once, each on a thread of its own; none: 20, or the cache's size
+    # if that is smaller.
+    worker_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
 
     # The certifier.
     certifier_name: str = "Certisys"
@@ -151,7 +162,14 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
-    @field_validator("oid_data_key", "oid_data_url", "oid_base_url", "operations_check", mode="before")
+    @field_validator(
+        "oid_data_key",
+        "oid_data_url",
+        "oid_base_url",
+        "operations_check",
+        "worker_max_concurrent_workflow_tasks",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # Compose passes `${VAR:-}` as an empty string when the operator left the variable unset.
@@ -163,6 +181,34 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("OID needs a positive time to answer, e.g. PT10M")
         return value
+
+    @model_validator(mode="after")
+    def _workflow_tasks_fit_the_cache(self) -> Settings:
+        # The SDK's rule for a sticky cache: at least two tasks at once (it polls the sticky and the normal
+        # queue). More tasks in hand than workflows in the cache would only wait for a cached place.
+        cache, tasks = self.worker_max_cached_workflows, self.worker_max_concurrent_workflow_tasks
+        if tasks is None:
+            return self
+        if cache > 0 and tasks < 2:
+            raise ValueError(
+                "worker_max_concurrent_workflow_tasks must be at least 2 while worker_max_cached_workflows "
+                f"is not 0 (got {tasks})"
+            )
+        if cache > 0 and tasks > cache:
+            raise ValueError(
+                f"worker_max_concurrent_workflow_tasks ({tasks}) must not exceed "
+                f"worker_max_cached_workflows ({cache}): a task beyond the cache waits for a cached place"
+            )
+        return self
+
+    @property
+    def worker_workflow_task_slots(self) -> int:
+        """The workflow tasks the worker holds at once: the setting, else 20 within the cache."""
+        if self.worker_max_concurrent_workflow_tasks is not None:
+            return self.worker_max_concurrent_workflow_tasks
+        cache = self.worker_max_cached_workflows
+        # With a cache, the SDK wants at least two (it polls the sticky and the normal queue).
+        return max(2, min(WORKFLOW_TASK_SLOTS, cache)) if cache > 0 else WORKFLOW_TASK_SLOTS
 
     @property
     def operations_source(self) -> OperationsSource:

@@ -216,6 +216,24 @@ def test_production_issues_by_hand_with_no_oid_endpoint_and_api_mode_goes_throug
 USDA_DATA = "https://organicapi.ams.usda.gov/IntegrityPubDataServices/OidPublicDataService.svc"
 
 
+def test_the_worker_s_cache_and_task_slots_are_the_measured_defaults_unless_the_operator_sizes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = ("worker_max_cached_workflows", "worker_max_concurrent_workflow_tasks")
+    production = settings_with("worker", {}, monkeypatch)
+    assert [getattr(production, name) for name in names] == [getattr(DEFAULTS, name) for name in names]
+    sized = settings_with("worker", {"NOPIC_WORKER_MAX_CACHED_WORKFLOWS": "2000"}, monkeypatch)
+    assert sized.worker_max_cached_workflows == 2000
+    # The example's commented-out lines show the same defaults.
+    example = dict(
+        line.removeprefix("# ").split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.startswith("# NOPIC_WORKER_MAX_")
+    )
+    shown = {name: "" if getattr(DEFAULTS, name) is None else str(getattr(DEFAULTS, name)) for name in names}
+    assert example == {f"NOPIC_{name.upper()}": value for name, value in shown.items()}
+
+
 def test_the_worker_scales_out() -> None:
     worker = SERVICES["worker"]
     assert "container_name" not in worker and "ports" not in worker
