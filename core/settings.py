@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # The worker's sticky cache: workflows kept in memory between their tasks (each a sandboxed instance
     # with its state), so a task replays no history; an evicted one replays its history on its next task.
     # 0 turns the cache (and sticky task queues) off. The default is measured (README, Performance).
-    worker_max_cached_workflows: int = Field(default=250, ge=0)
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     # Workflow tasks the worker holds at once, each on a thread of its own; none: 20, or the cache's size
     # if that is smaller.
     worker_max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
