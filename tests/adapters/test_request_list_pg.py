@@ -20,17 +20,22 @@ from tests.support.records import change
 from tests.support.request_rows import summary
 
 
+async def database_before(url: str, tmp_path: Path, version: int) -> asyncpg.Pool:
+    """The database at `url` as it stood before migration `version`, and a pool on it."""
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for migration in discover_migrations():
+        if migration.version < version:
+            shutil.copy(migration.path, before / migration.path.name)
+    await migrate_url(url, before)
+    return await create_pool(url, max_size=2)
+
+
 async def test_the_product_text_migration_fills_the_rows_already_written_and_the_list_finds_them(
     empty_database_url: str, tmp_path: Path
 ) -> None:
     # The database as it stood before migration 0060, with a request recorded by the writer of the time.
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for migration in discover_migrations():
-        if migration.version < 60:
-            shutil.copy(migration.path, before / migration.path.name)
-    await migrate_url(empty_database_url, before)
-    pool = await create_pool(empty_database_url, max_size=2)
+    pool = await database_before(empty_database_url, tmp_path, 60)
     try:
         store = PgRecordsStore(pool)
         await store.record_change(change("old-1", 1, RequestStatus.IN_REVIEW))
@@ -68,13 +73,7 @@ async def test_the_product_text_ids_migration_fills_the_rows_already_written_and
     empty_database_url: str, tmp_path: Path
 ) -> None:
     # The database as it stood before migration 0061, with two requests of the same names.
-    before = tmp_path / "migrations"
-    before.mkdir()
-    for migration in discover_migrations():
-        if migration.version < 61:
-            shutil.copy(migration.path, before / migration.path.name)
-    await migrate_url(empty_database_url, before)
-    pool = await create_pool(empty_database_url, max_size=2)
+    pool = await database_before(empty_database_url, tmp_path, 61)
     try:
         store = PgRecordsStore(pool)
         await store.record_change(change("old-1", 1, RequestStatus.IN_REVIEW))
