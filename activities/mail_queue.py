@@ -100,11 +100,14 @@ class MailQueueActivities:
     async def send_queued(self, step: SendQueued) -> QueuedSent:
         sent: list[str] = []
         given_up: list[str] = []
-        # A message is started only in the first half of the attempt's time, so no attempt is still sending
-        # when Temporal gives its messages to the next one (which would send them too).
+        # No attempt may still be sending when Temporal gives its messages to the next one (which would send
+        # them too): a message is started only in the first half of the attempt's time, and a send still
+        # under way at nine tenths of it is cut off (before the server has the whole message, it has none).
         loop = asyncio.get_running_loop()
         timeout = activity.info().start_to_close_timeout
-        half_gone = None if timeout is None else loop.time() + timeout.total_seconds() / 2
+        seconds = None if timeout is None else timeout.total_seconds()
+        half_gone = None if seconds is None else loop.time() + seconds / 2
+        cut_off_at = None if seconds is None else loop.time() + 0.9 * seconds
         for position, event_id in enumerate(step.event_ids):
             if position > 0 and half_gone is not None and loop.time() > half_gone:
                 left = step.event_ids[position:]
@@ -117,7 +120,8 @@ class MailQueueActivities:
                 given_up.append(event_id)
                 continue
             try:
-                await self._notifications.deliver(notification)
+                async with asyncio.timeout_at(cut_off_at):
+                    await self._notifications.deliver(notification)
             except NotificationUndeliverable as error:
                 await self._queue.give_up(event_id, error.message)
                 log.warning("mail.given_up", event_id=event_id, reason=error.message)

@@ -29,7 +29,14 @@ REFUSED = "nobody@refused.example"
 
 
 class RefusingOne(OutboxHandler):
-    """The sink, except that it refuses one mailbox, as a server does an address that does not exist."""
+    """The sink, except that it refuses one mailbox, as a server does an address that does not exist, and
+    takes `pause` seconds over each message it accepts."""
+
+    pause = 0.0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.pause)
+        return await super().handle_DATA(server, session, envelope)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -127,8 +134,14 @@ async def test_an_attempt_short_of_time_leaves_the_rest_of_its_step_for_the_next
     step = [message(request_id, n, NotificationKind.MISSING_DOCUMENTS) for n in (2, 3, 4)]
     for queued in step:
         await ActivityEnvironment().run(activities.queue_notification, queued)
-    short = ActivityEnvironment()
-    short.info = dataclasses.replace(short.info, start_to_close_timeout=timedelta(milliseconds=1))
-    outcome = await short.run(activities.send_queued, SendQueued(event_ids=[m.event_id for m in step]))
-    assert (outcome.sent, outcome.left) == ([step[0].event_id], [step[1].event_id, step[2].event_id])
-    assert len(delivered(outbox)) == 1
+    # Each message takes the server 0.7 s: the second starts at 0.7 s of a 2 s attempt, the third would
+    # start after its first half.
+    RefusingOne.pause = 0.7
+    try:
+        short = ActivityEnvironment()
+        short.info = dataclasses.replace(short.info, start_to_close_timeout=timedelta(seconds=2))
+        outcome = await short.run(activities.send_queued, SendQueued(event_ids=[m.event_id for m in step]))
+    finally:
+        RefusingOne.pause = 0.0
+    assert (outcome.sent, outcome.left) == ([step[0].event_id, step[1].event_id], [step[2].event_id])
+    assert len(delivered(outbox)) == 2
