@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from domain.messages import Approve, RecordCertificateNumber, UpdateEta
@@ -114,3 +114,46 @@ async def test_continue_as_new_keeps_the_state_and_the_deadline(
         [passed] = [e.at for e in state.history if e.action == "transport_deadline_passed"]
         assert at_instant(passed, deadline)
         await service.save_history(handle, "continued_as_new", run_id=handle.first_execution_run_id)
+
+
+def issue_activities(history: WorkflowHistory) -> list[str]:
+    """The OID creations the run scheduled, by activity type, in order."""
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "issue_nopic"
+    ]
+
+
+async def test_oid_refusing_the_second_nopic_keeps_the_first_number_and_stops_issuance_at_the_second(
+    workflow_service: Service,
+) -> None:
+    """Each NOPIC is its own activity, decided by the workflow as the one before it is answered: its
+    number is the request's at once, and a request that left `issuing` meanwhile asks OID for no more."""
+    service = workflow_service
+    service.oid.refuse_products.add("Organic cocoa nibs")
+    handle = await service.start()
+    await service.until_status(handle, RequestStatus.IN_REVIEW)
+    await handle.execute_update(NopicRequest.approve, Approve(**service.action()))
+    state = await service.until(handle, lambda s: s.issuance_blocked is not None, "issuance stopped")
+
+    coffee, cocoa = state.certificates
+    assert coffee.status is CertificateStatus.ISSUED and coffee.number in service.oid.nopics
+    assert cocoa.status is CertificateStatus.PENDING and cocoa.number is None
+    assert state.status is RequestStatus.IN_REVIEW
+    assert state.issuance_blocked == cocoa.oid_failure
+    assert state.issuance_blocked == (
+        "OID did not issue the NOPIC for Organic cocoa nibs: the HTS code 1804000000 does not match Organic "
+        "cocoa nibs"
+    )
+    told = await service.mailed("oid_refused", "review_team")
+    assert [c.product_name for c in told.certificates] == ["Organic cocoa nibs"]
+    assert issue_activities(await handle.fetch_history()) == ["issue_nopic", "issue_nopic"]
+
+    service.oid.refuse_products.clear()
+    await handle.execute_update(NopicRequest.approve, Approve(**service.action()))
+    state = await service.until_status(handle, RequestStatus.AWAITING_TRANSPORT_DOCUMENT)
+    assert state.certificates[0].number == coffee.number, "the coffee's NOPIC kept, never made again"
+    assert len(service.oid.nopics) == 2
+    assert issue_activities(await handle.fetch_history()) == ["issue_nopic"] * 3
