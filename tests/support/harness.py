@@ -226,7 +226,13 @@ class Service:
 
 
 @asynccontextmanager
-async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIterator[Service]:
+async def running_service(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    replacing: Callable[[Service], list[Callable[..., Any]]] | None = None,
+) -> AsyncIterator[Service]:
+    """The workflow's worker over fake ports; `replacing` gives activities that stand in for the ones of the
+    same name (one layer's behaviour a test needs and the fakes cannot give)."""
     service = Service(env, task_queue)
     service.oid.register("1234567890", "Organic Trade SA")
     service.oid.register("9876543210", "Green Imports Inc")
@@ -238,12 +244,17 @@ async def running_service(env: WorkflowEnvironment, task_queue: str) -> AsyncIte
         numbers=service.numbers,
         mail_queue=service.mail_queue,
     )
+    activities = build_activities(adapters)
+    if replacing is not None:
+        stand_ins = replacing(service)
+        replaced = {stand_in.__name__ for stand_in in stand_ins}
+        activities = [a for a in activities if a.__name__ not in replaced] + stand_ins
     async with Worker(
         env.client,
         task_queue=task_queue,
         workflows=[NopicRequest],
         workflow_runner=workflow_runner(),
-        activities=build_activities(adapters),
+        activities=activities,
     ):
         yield service
 

@@ -111,6 +111,7 @@ EXPECTED = {
     "reminders_then_transport_document_mail_queued",
     "expired_with_reconciliation_mail_queued",
     "corrections_answered_before_their_mail_is_sent",
+    "mail_left_for_the_next_send",
     # both operations and the exporter's products asked of OID at once (`perf-operations-looked-up-together`)
     "operations_looked_up_together",
     "operations_check_not_listed_looked_up_together",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
+from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
@@ -12,6 +15,8 @@ from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.mail_queue import MailQueueActivities, QueuedSent, SendQueued
+from activities.notifications import NotificationActivities
 from domain.messages import (
     Approve,
     CorrectRequestData,
@@ -145,6 +150,50 @@ async def test_an_action_is_answered_while_the_mail_it_causes_waits_for_the_mail
     [told] = (await service.mails()).of_kind("corrections_requested")
     assert told.corrections == ["net quantity of cocoa nibs"]
     await service.save_history(handle, "corrections_answered_before_their_mail_is_sent")
+
+
+def leaving_a_step_short_once(sends: list[list[str]]) -> Callable[[Service], list[Callable[..., Any]]]:
+    """`send_queued` as an attempt that ran short of time answers, once: the first message of the first step
+    of several sent, the rest left for the next send; every send of the run noted in `sends`."""
+
+    def stand_ins(service: Service) -> list[Callable[..., Any]]:
+        real = MailQueueActivities(service.mail_queue, NotificationActivities(service.mailer))
+
+        @activity.defn(name="send_queued")
+        async def send_queued(step: SendQueued) -> QueuedSent:
+            sends.append(step.event_ids)
+            if len(step.event_ids) < 2 or any(len(earlier) > 1 for earlier in sends[:-1]):
+                return await real.send_queued(step)
+            first = await real.send_queued(SendQueued(event_ids=step.event_ids[:1]))
+            return QueuedSent(sent=first.sent, given_up=first.given_up, left=step.event_ids[1:])
+
+        return [send_queued]
+
+    return stand_ins
+
+
+async def test_messages_an_attempt_left_for_the_next_send_go_next_in_their_order_each_once(
+    task_queue: str,
+) -> None:
+    sends: list[list[str]] = []
+    async with (
+        time_skipping_server() as env,
+        running_service(env, task_queue, leaving_a_step_short_once(sends)) as service,
+    ):
+        handle = await service.start()
+        await service.issued(handle)
+        mailer = await service.mails()
+
+        [to_exporter] = [n for n in mailer.of_kind("nopic_issued") if n.audience == "exporter"]
+        [to_importer] = [n for n in mailer.of_kind("nopic_issued") if n.audience == "importer"]
+        step = [to_exporter.event_id, to_importer.event_id]
+        assert step in sends, "the exporter's and the importer's messages queued as one step"
+        after = sends[sends.index(step) + 1]
+        assert after[0] == to_importer.event_id, "what was left goes first in the next send"
+        assert list(mailer.sent).index(to_exporter.event_id) < list(mailer.sent).index(to_importer.event_id)
+        assert sum(event_ids.count(to_importer.event_id) for event_ids in sends) == 2, "left once, sent once"
+        assert service.mail_queue.given_up == {}
+        await service.save_history(handle, "mail_left_for_the_next_send")
 
 
 async def test_corrections_round_trip_from_reviewer_to_exporter_and_back(workflow_service: Service) -> None:

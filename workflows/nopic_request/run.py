@@ -4,8 +4,9 @@ Everything the workflow knows is one `RequestState`, so continue-as-new hands it
 with every deadline. Every state change, by a step of the procedure or by a person's action, happens
 under one lock and is recorded (`_record`: the request's history, Temporal's search attributes, the audit
 trail) before the lock is released, so audit sequence numbers follow the order of changes and an update
-returns once its change is in the audit trail. Waiting (timers, conditions) and calls to OID happen
-outside the lock.
+returns once its change is in the audit trail. The messages a change causes are queued with it, and sent
+by `send_mail`, which runs beside the procedure for the whole run, once the lock is released: no action
+waits for a mail server. Waiting (timers, conditions) and calls to OID happen outside the lock.
 """
 
 from __future__ import annotations
