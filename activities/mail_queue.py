@@ -6,7 +6,8 @@ made the change, so an action's answer waits for no SMTP server. `send_queued` i
 workflow starts once the change's lock is released: it sends a step's messages by event id, in the order
 they were queued, each through the sent-message ledger (`notifications`), so a retry sends only what was
 not sent. A message no attempt can deliver is given up (marked, with the server's reason, and logged) and
-the others still go. The message itself lives in the queue's row, not in the workflow's history.
+the others still go; `given_up_messages` lists a request's, for its page and its API detail. The message
+itself lives in the queue's row, not in the workflow's history.
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from temporalio import activity
 
-from activities.notifications import Notification, NotificationActivities, NotificationUndeliverable
+from activities.notifications import (
+    Audience,
+    Notification,
+    NotificationActivities,
+    NotificationKind,
+    NotificationUndeliverable,
+)
 from core.logging import get_logger
 
 if TYPE_CHECKING:
@@ -66,6 +73,41 @@ _GET = "SELECT notification FROM mail_queue WHERE event_id = $1"
 _GIVE_UP = """
 UPDATE mail_queue SET given_up_at = now(), given_up_reason = $2 WHERE event_id = $1 AND given_up_at IS NULL
 """
+# The address as the queued notification names it (the mailer's `recipients`): the exporter's or the
+# importer's email in the request data it carries. The review team's is a setting, not in the message.
+_GIVEN_UP = """
+SELECT event_id, notification ->> 'kind' AS kind, notification ->> 'audience' AS audience,
+       CASE notification ->> 'audience'
+           WHEN 'exporter' THEN notification #>> '{form,exporter,email}'
+           WHEN 'importer' THEN notification #>> '{form,importer,email}'
+       END AS address,
+       queued_at, given_up_at, given_up_reason AS reason
+FROM mail_queue
+WHERE request_id = $1 AND given_up_at IS NOT NULL
+ORDER BY queued_at, event_id
+"""
+
+
+class UndeliveredMessage(BaseModel):
+    """A message of the request that no attempt could deliver: given up, and never to be sent again."""
+
+    event_id: str
+    kind: NotificationKind = Field(description="What the message was about.")
+    audience: Audience = Field(description="Whom it was for.")
+    address: str | None = Field(
+        description="The address it was for, as the message named it: the exporter's or the importer's "
+        "email in the request data of its time; none for the review team, whose address is the service's "
+        "setting (NOPIC_REVIEW_TEAM_EMAIL)."
+    )
+    queued_at: AwareDatetime
+    given_up_at: AwareDatetime
+    reason: str = Field(description="The mail server's refusal, as it gave it.")
+
+
+async def given_up_messages(db: asyncpg.Pool, request_id: str) -> list[UndeliveredMessage]:
+    """The request's messages given up, in the order they were queued."""
+    rows = await db.fetch(_GIVEN_UP, request_id)
+    return [UndeliveredMessage.model_validate(dict(row)) for row in rows]
 
 
 class PgMailQueue:

@@ -1,7 +1,8 @@
 """A local SMTP server (aiosmtpd) that keeps every message it receives as an .eml file in the outbox.
 
 `python -m devstack.smtp_sink` serves it on NOPIC_SMTP_HOST:NOPIC_SMTP_PORT, writing to <home>/outbox;
-`nopic up` starts it when NOPIC_SMTP_SINK is on. Nothing is relayed anywhere.
+`nopic up` starts it when NOPIC_SMTP_SINK is on. Nothing is relayed anywhere. Given `refused` addresses, it
+refuses those mailboxes for good (550), as a real server does an address that does not exist.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,13 +46,34 @@ class OutboxHandler:
         return "250 Message accepted for delivery"
 
 
+class RefusingHandler(OutboxHandler):
+    """The sink, except that it refuses some mailboxes for good, as a server refuses one it does not have."""
+
+    def __init__(self, outbox: Path, refused: Collection[str]) -> None:
+        super().__init__(outbox)
+        self.refused = frozenset(address.lower() for address in refused)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.refused:
+            return "550 5.1.1 no such mailbox here"
+        # What aiosmtpd does itself when a handler has no RCPT hook.
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
+
 @asynccontextmanager
-async def smtp_sink(host: str, port: int, outbox: Path, **smtp_options: Any) -> AsyncIterator[int]:
+async def smtp_sink(
+    host: str, port: int, outbox: Path, refused: Collection[str] = (), **smtp_options: Any
+) -> AsyncIterator[int]:
     """Serve the sink for the duration of the block; yields the port (pass 0 to let the OS pick one).
 
-    `smtp_options` go to aiosmtpd's `SMTP` (e.g. tls_context, require_starttls, authenticator).
+    `refused`: mailboxes the sink refuses for good. `smtp_options` go to aiosmtpd's `SMTP` (e.g.
+    tls_context, require_starttls, authenticator).
     """
-    handler = OutboxHandler(outbox)
+    handler = RefusingHandler(outbox, refused) if refused else OutboxHandler(outbox)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="nopic-smtp-sink", enable_SMTPUTF8=True, **smtp_options), host, port

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.mail import SmtpMailer
-from activities.mail_queue import MailQueueActivities, PgMailQueue, SendQueued
+from activities.mail_queue import MailQueueActivities, PgMailQueue, SendQueued, given_up_messages
 from activities.notifications import Audience, Notification, NotificationActivities, NotificationKind
 from core.settings import Settings
 from devstack.smtp_sink import OutboxHandler
@@ -65,17 +65,21 @@ def delivered(outbox: Path) -> list[EmailMessage]:
 
 
 def message(
-    request_id: str, sequence: int, kind: NotificationKind, exporter_email: str | None = None
+    request_id: str,
+    sequence: int,
+    kind: NotificationKind,
+    exporter_email: str | None = None,
+    audience: Audience = Audience.EXPORTER,
 ) -> Notification:
     request = form()
     if exporter_email is not None:
         exporter = request.exporter.model_copy(update={"email": exporter_email})
         request = request.model_copy(update={"exporter": exporter})
     return Notification(
-        event_id=f"{request_id}:{sequence}:{Audience.EXPORTER}:{kind}",
+        event_id=f"{request_id}:{sequence}:{audience}:{kind}",
         request_id=request_id,
         kind=kind,
-        audience=Audience.EXPORTER,
+        audience=audience,
         status=RequestStatus.AWAITING_DOCUMENTS,
         form=request,
         lead_working_days=5,
@@ -103,6 +107,10 @@ async def test_a_steps_messages_go_in_order_once_and_a_refused_one_is_given_up(
     assert [m["X-Nopic-Kind"] for m in delivered(outbox)] == ["missing_documents", "request_refused"]
     row = await db_pool.fetchrow("SELECT * FROM mail_queue WHERE event_id = $1", refused.event_id)
     assert row["given_up_at"] is not None and "550" in row["given_up_reason"]
+    [undelivered] = await given_up_messages(db_pool, request_id)
+    assert (undelivered.event_id, undelivered.address) == (refused.event_id, REFUSED)
+    assert undelivered.kind is NotificationKind.CORRECTIONS_REQUESTED
+    assert "550" in undelivered.reason and "no such mailbox" in undelivered.reason
 
     # The same step again (a retry whose first attempt's completion was lost): nothing is sent twice.
     again = await ActivityEnvironment().run(activities.send_queued, step)
@@ -145,3 +153,41 @@ async def test_an_attempt_short_of_time_leaves_the_rest_of_its_step_for_the_next
         RefusingOne.pause = 0.0
     assert (outcome.sent, outcome.left) == ([step[0].event_id], [step[1].event_id, step[2].event_id])
     assert len(delivered(outbox)) == 1
+
+
+async def test_a_requests_given_up_messages_are_listed_with_whom_they_were_for_and_why(db_pool: Any) -> None:
+    """`given_up_messages`' statement against PostgreSQL: a request's given up messages only, in the order
+    queued, each with the address its notification names (none for the review team), its times aware."""
+    queue = PgMailQueue(db_pool)
+    request_id = f"queue-{uuid.uuid4().hex[:8]}"
+    other_id = f"queue-{uuid.uuid4().hex[:8]}"
+    to_exporter = message(request_id, 2, NotificationKind.MISSING_DOCUMENTS, exporter_email=REFUSED)
+    delivered_one = message(request_id, 3, NotificationKind.CORRECTIONS_REQUESTED)
+    to_importer = message(request_id, 4, NotificationKind.NOPIC_ISSUED, audience=Audience.IMPORTER)
+    to_team = message(request_id, 4, NotificationKind.NEW_REQUEST, audience=Audience.REVIEW_TEAM)
+    another_requests = message(other_id, 2, NotificationKind.MISSING_DOCUMENTS)
+    for queued in (to_exporter, delivered_one, to_importer, to_team, another_requests):
+        await queue.put(queued)
+    # Given up in another order than queued: the list keeps the queue's.
+    await queue.give_up(to_team.event_id, "SMTP server refused every recipient: review@x: 550 5.1.1 unknown")
+    await queue.give_up(to_importer.event_id, "SMTP server refused the message: 554 5.7.1 rejected")
+    await queue.give_up(to_exporter.event_id, "SMTP server refused every recipient: nobody: 550 5.1.1 gone")
+    await queue.give_up(to_exporter.event_id, "a second give-up changes nothing")
+    await queue.give_up(another_requests.event_id, "550 not this request")
+
+    listed = await given_up_messages(db_pool, request_id)
+    assert [m.event_id for m in listed] == [to_exporter.event_id, to_importer.event_id, to_team.event_id]
+    assert [(m.audience, m.kind, m.address) for m in listed] == [
+        (Audience.EXPORTER, NotificationKind.MISSING_DOCUMENTS, REFUSED),
+        (Audience.IMPORTER, NotificationKind.NOPIC_ISSUED, str(to_importer.form.importer.email)),
+        (Audience.REVIEW_TEAM, NotificationKind.NEW_REQUEST, None),
+    ]
+    assert [m.reason for m in listed] == [
+        "SMTP server refused every recipient: nobody: 550 5.1.1 gone",
+        "SMTP server refused the message: 554 5.7.1 rejected",
+        "SMTP server refused every recipient: review@x: 550 5.1.1 unknown",
+    ]
+    for m in listed:
+        assert m.queued_at.utcoffset() is not None and m.given_up_at.utcoffset() is not None
+        assert m.queued_at <= m.given_up_at
+    assert await given_up_messages(db_pool, f"queue-{uuid.uuid4().hex[:8]}") == []

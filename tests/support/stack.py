@@ -2,8 +2,9 @@
 
 Temporal dev server (the session's), a PostgreSQL database of the module's own (migrated), the real
 NopicRequest workflow on a worker with the real adapters: the OID gateway over HTTP against the OID sandbox,
-the SMTP mailer against the local SMTP sink (messages land in `<home>/outbox`), the PostgreSQL records
-store; the HTTP service itself served by uvicorn on a free port.
+the SMTP mailer against the local SMTP sink (messages land in `<home>/outbox`; it refuses `REFUSED_EMAILS` for
+good, as a server does a mailbox that does not exist), the PostgreSQL records store; the HTTP service itself
+served by uvicorn on a free port.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ EXPORTER_OPERATION = "1000000001"
 OTHER_EXPORTER_OPERATION = "1000000002"
 IMPORTER_OPERATION = "2000000001"
 SANDBOX_KEY = "test-key"
+# The addresses the stack's SMTP sink refuses for good (550): a request naming one has its messages to it
+# given up.
+REFUSED_EMAILS = ("gone@refused.example", "moved@refused.example")
 
 # Tiny but real files: the document store recognises them by their first bytes.
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -122,7 +126,7 @@ async def running_stack(
     try:
         async with (
             serve_in_process(sandbox) as oid_url,
-            smtp_sink("127.0.0.1", 0, home / "outbox") as smtp_port,
+            smtp_sink("127.0.0.1", 0, home / "outbox", refused=REFUSED_EMAILS) as smtp_port,
         ):
             settings = Settings(
                 home=home,

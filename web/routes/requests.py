@@ -1,4 +1,5 @@
-"""`/requests`: submit a request, list requests, read one with its audit trail, download its NOPIC PDFs."""
+"""`/requests`: submit a request, list requests, read one with its audit trail and its messages not
+delivered, download its NOPIC PDFs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from activities.documents import DocumentStore
+from activities.mail_queue import UndeliveredMessage, given_up_messages
+from activities.notifications import Audience
 from activities.records_pg import AuditEntry, audit_trail
 from activities.request_list import (
     CursorInvalid,
@@ -118,6 +121,21 @@ class RequestDetail(BaseModel):
     )
     audit: list[AuditEntry] = Field(description="Every recorded change, oldest first, each naming its user.")
     record: RecordKept | None = Field(default=None, description="Once the request has closed: its record.")
+    undelivered: list[UndeliveredMessage] = Field(
+        default_factory=list,
+        description="Messages of the request the mail server refused for good (given up, never sent again), "
+        "in the order they were queued: each party named here has not been told, so contact it another way "
+        "and fix the address. A reviewer sees every one; an exporter only those to the exporter.",
+    )
+
+
+async def undelivered_for(pool: asyncpg.Pool, user: User, request_id: str) -> list[UndeliveredMessage]:
+    """The request's messages given up, as this user may see them: a reviewer all of them, an exporter
+    those to its own address only (never the importer's or the review team's)."""
+    messages = await given_up_messages(pool, request_id)
+    if user.role is UserRole.REVIEWER:
+        return messages
+    return [m for m in messages if m.audience is Audience.EXPORTER]
 
 
 def invalid(exc: ValidationError, prefix: str = "body") -> ApiError:
@@ -282,7 +300,7 @@ def page_cursor(after: str | None, offset: int, sort: SortKey, descending: bool)
 @router.get(
     "/requests/{request_id}",
     response_model=RequestDetail,
-    summary="A request's state (live, or its record once closed) and audit trail",
+    summary="A request's state (live, or its record once closed), audit trail and messages not delivered",
     responses=_ERRORS,
 )
 async def show(
@@ -294,6 +312,7 @@ async def show(
         state=state,
         audit=await audit_trail(pool, request_id),
         record=RecordKept(closed_at=kept.closed_at, keep_until=kept.keep_until) if kept else None,
+        undelivered=await undelivered_for(pool, user, request_id),
     )
 
 

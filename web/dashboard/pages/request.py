@@ -1,4 +1,5 @@
-"""One request's page: its data, checklist, certificates, audit trail, and each action possible now."""
+"""One request's page: its data, checklist, certificates, audit trail, its messages not delivered, and each
+action possible now."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from web.deps import AppSettings, Db, Documents, Now, Requests
 from web.errors import ApiError, field_errors
 from web.routes.actions import body_model, take_action, user_roles
 from web.routes.documents import deliver_documents, request_documents, store_uploads
+from web.routes.requests import undelivered_for
 from web.uploads import Upload
 from web.visibility import visible_state
 
@@ -103,6 +105,7 @@ async def _request_page(
         at,
         state=state,
         audit=await audit_trail(pool, state.request_id),
+        undelivered=await undelivered_for(pool, session.user, state.request_id),
         picture=timeline(state, at),
         actions=available_actions(state, session.user.role),
         refused=refused or {},
