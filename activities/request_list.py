@@ -1,5 +1,6 @@
 """The request list (`GET /requests`, the dashboard's lists): the `requests` read model filtered, sorted and
-paged in one statement, the total and the page together, by offset or by a keyset cursor.
+paged in one statement, the total and the page together, by offset or by a keyset cursor; and one request's
+operation, for the API's access check without a workflow query.
 
 The table and its writer are `records_pg.py`'s; this module only reads it.
 """
@@ -246,3 +247,12 @@ async def list_requests(
         offset=offset,
         next_after=PageCursor.after_row(items[-1], sort, descending).encode() if more else None,
     )
+
+
+async def exporter_operation_of(pool: asyncpg.Pool, request_id: str) -> str | None:
+    """The operation a request is for, as its read-model row says (a lookup by the primary key); None when
+    it has no row: unknown, or its submission not yet listed."""
+    operation_id: str | None = await pool.fetchval(
+        "SELECT exporter_operation_id FROM requests WHERE request_id = $1", request_id
+    )
+    return operation_id

@@ -139,11 +139,16 @@ ExporterOrReviewer = Annotated[User, Depends(require(UserRole.EXPORTER, UserRole
 AnyUser = Annotated[User, Depends(current_user)]
 
 
-def may_see(user: User, state: RequestState) -> bool:
-    """Reviewers see every request; an exporter only those of its own operation."""
+def may_see_operation(user: User, operation_id: str) -> bool:
+    """Who sees a request for `operation_id`: reviewers every one; an exporter only its own operation's.
+    The one statement of the rule, whether the operation comes from the live state or the read model."""
     if user.role is UserRole.REVIEWER:
         return True
-    return user.role is UserRole.EXPORTER and state.form.exporter.operation_id == user.operation_id
+    return user.role is UserRole.EXPORTER and operation_id == user.operation_id
+
+
+def may_see(user: User, state: RequestState) -> bool:
+    return may_see_operation(user, state.form.exporter.operation_id)
 
 
 def session_lifetime(config: Settings) -> timedelta:

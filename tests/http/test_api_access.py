@@ -8,12 +8,17 @@ about another operation's request, which it must not learn exists).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from activities.documents import DocumentStore
+from domain.state import RequestState
+from starter.client import RequestClient
 from tests.support.stack import (
     EXPORTER_OPERATION,
     OTHER_EXPORTER_OPERATION,
@@ -254,3 +259,142 @@ async def test_login_with_a_wrong_password_or_without_the_form_token_fails(stack
         )
         assert forged.status_code == 403
         assert (await stranger.get("/ui/queues")).status_code == 303  # not signed in: off to the login form
+
+
+# --- an exporter's access from the read model, without a workflow query --------------------------------
+
+
+@pytest.fixture
+def queried(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The request ids whose whole state the service reads (`RequestClient.state`: for an open request, a
+    workflow query), from now until the test ends: the API runs in this process, on this class."""
+    calls: list[str] = []
+    read = RequestClient.state
+
+    async def counted(self: RequestClient, request_id: str, *, wait: float = 0.0) -> RequestState:
+        calls.append(request_id)
+        return await read(self, request_id, wait=wait)
+
+    monkeypatch.setattr(RequestClient, "state", counted)
+    return calls
+
+
+def no_such_request(request_id: str) -> dict[str, Any]:
+    """The answer to any request the caller may not see: word for word the one for a request never made."""
+    message = f"There is no request {request_id!r}."
+    return {"error": {"code": "request_not_found", "message": message, "fields": []}}
+
+
+async def later_eta(http: httpx.AsyncClient, request_id: str) -> dict[str, str]:
+    """An `update-eta` body a day past the request's ETA: within the allowance, accepted under review."""
+    state = (await http.get(f"/requests/{request_id}")).json()["state"]
+    eta = datetime.fromisoformat(state["form"]["shipment"]["eta"])
+    return {"eta": (eta + timedelta(days=1)).isoformat()}
+
+
+def moved_eta(answer: httpx.Response) -> str:
+    """The ETA an action's answer shows, written as `later_eta` writes it."""
+    return datetime.fromisoformat(answer.json()["form"]["shipment"]["eta"]).isoformat()
+
+
+async def seen_by_reviewer(stack: ApiStack, request_id: str) -> tuple[int, int, str]:
+    """What would show any change: the state's sequence, the audit trail's length, the ETA."""
+    async with stack.client(stack.reviewer) as http:
+        shown = (await http.get(f"/requests/{request_id}")).json()
+    state = shown["state"]
+    return state["sequence"], len(shown["audit"]), state["form"]["shipment"]["eta"]
+
+
+async def listed_for(stack: ApiStack, request_id: str) -> str | None:
+    """The operation the request's read-model row names; None without a row."""
+    operation_id: str | None = await stack.pool.fetchval(
+        "SELECT exporter_operation_id FROM requests WHERE request_id = $1", request_id
+    )
+    return operation_id
+
+
+async def test_an_exporters_access_is_read_from_the_read_model_not_the_workflow(
+    stack: ApiStack, queried: list[str]
+) -> None:
+    request_id = (await complete_request(stack, "read-model-access"))["id"]
+    unknown = "R20990101-00000000DEADBEEF"
+    async with (
+        stack.client(stack.reviewer) as reviewer,
+        stack.client(stack.exporter) as own,
+        stack.client(stack.other_exporter) as other,
+    ):
+        await wait_for(reviewer, request_id, "in_review")
+        body = await later_eta(reviewer, request_id)
+        before = await seen_by_reviewer(stack, request_id)
+
+        queried.clear()
+        refused = await other.post(f"/requests/{request_id}/actions/update-eta", json=body)
+        refused_upload = await other.post(
+            f"/requests/{request_id}/documents",
+            files=[("files", ("x.pdf", pdf("read-model-other"), "application/pdf"))],
+            data={"kind": ["other"]},
+        )
+        assert (refused.status_code, refused.json()) == (404, no_such_request(request_id))
+        assert (refused_upload.status_code, refused_upload.json()) == (404, no_such_request(request_id))
+        assert queried == [], "another operation's refusal asked the workflow"
+        assert await seen_by_reviewer(stack, request_id) == before
+        refused_file = hashlib.sha256(pdf("read-model-other")).hexdigest()
+        assert await DocumentStore.from_settings(stack.settings, stack.pool).get(refused_file) is None
+
+        # A request never made has no row: the query says so, with the same answer.
+        queried.clear()
+        missing = await own.post(f"/requests/{unknown}/actions/update-eta", json=body)
+        assert (missing.status_code, missing.json()) == (404, no_such_request(unknown))
+        assert queried == [unknown]
+
+        queried.clear()
+        moved = await own.post(f"/requests/{request_id}/actions/update-eta", json=body)
+        assert moved.status_code == 200, moved.text
+        assert moved_eta(moved) == body["eta"]
+        uploaded = await own.post(
+            f"/requests/{request_id}/documents",
+            files=[("files", ("y.pdf", pdf("read-model-own"), "application/pdf"))],
+            data={"kind": ["other"]},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        assert queried == [], "the exporter's own action asked the workflow who may see the request"
+
+        # An action the API checks against the request still reads its state (`_CHECKED`).
+        document = moved.json()["form"]["documents"][0]["sha256"]
+        reference = {"kind": "transport_document_definitive", "file_id": document, "sha256": document}
+        checked = await own.post(
+            f"/requests/{request_id}/actions/transport-document", json={"document": reference}
+        )
+        assert checked.status_code not in (404, 500), checked.text
+        assert queried == [request_id]
+
+
+async def test_a_request_without_its_read_model_row_is_judged_by_its_state(
+    stack: ApiStack, queried: list[str]
+) -> None:
+    request_id = (await complete_request(stack, "read-model-missing"))["id"]
+    async with (
+        stack.client(stack.reviewer) as reviewer,
+        stack.client(stack.exporter) as own,
+        stack.client(stack.other_exporter) as other,
+    ):
+        await wait_for(reviewer, request_id, "in_review")
+        body = await later_eta(reviewer, request_id)
+        async with stack.pool.acquire() as conn, conn.transaction():
+            # As if the row had never been written (the submission's write failed, the workflow's not yet
+            # done): its certificates refer to it, so they go first.
+            await conn.execute("DELETE FROM certificates WHERE request_id = $1", request_id)
+            await conn.execute("DELETE FROM requests WHERE request_id = $1", request_id)
+
+        queried.clear()
+        refused = await other.post(f"/requests/{request_id}/actions/update-eta", json=body)
+        assert (refused.status_code, refused.json()) == (404, no_such_request(request_id))
+        assert queried == [request_id]
+        assert await listed_for(stack, request_id) is None
+
+        queried.clear()
+        moved = await own.post(f"/requests/{request_id}/actions/update-eta", json=body)
+        assert moved.status_code == 200, moved.text
+        assert moved_eta(moved) == body["eta"]
+        assert queried == [request_id]
+    assert await listed_for(stack, request_id) == EXPORTER_OPERATION  # the workflow's record wrote it again

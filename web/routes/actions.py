@@ -31,7 +31,7 @@ from web.metrics import count_action
 from web.routes.certificates import refuse_a_number_held_elsewhere
 from web.routes.requests import RequestIdPath, RequestSubmission, invalid
 from web.text import refuse_control_characters
-from web.visibility import visible_state
+from web.visibility import visible_operation, visible_state
 
 router = APIRouter(tags=["actions"])
 
@@ -81,10 +81,12 @@ async def take_action(
     """Check who may see the request, build the message, check what it names, deliver it; count it."""
     refuse_control_characters(body.model_dump(mode="json"))
     state = None
-    if user.role is not UserRole.REVIEWER or issubclass(spec.message, _CHECKED):
-        # Reviewers see every request, and the update itself answers 404 for an unknown one: only the
-        # others, and actions checked against the request, need the state read first (a query).
-        state = await visible_state(requests, user, request_id)
+    if issubclass(spec.message, _CHECKED):
+        state = await visible_state(requests, user, request_id)  # its checks read the request (a query)
+    elif user.role is not UserRole.REVIEWER:
+        # Only who may see the request: its read-model row says, without a workflow query. Reviewers see
+        # every request, and the update itself answers 404 for an unknown one.
+        await visible_operation(requests, pool, user, request_id)
     data = body.model_dump(exclude={"action_id"})
     if spec.message is messages.UpdateEta and "expected_clearance" in body.model_fields_set:
         # Named, and null: the body clears the expected clearance explicitly (left out, it stays).

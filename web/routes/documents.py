@@ -16,13 +16,13 @@ from domain.state import RequestState
 from starter.client import ActionRefused, RequestClient
 from web.action_checks import granted_upload, may_read
 from web.auth import User
-from web.deps import AppSettings, Documents, ExporterOrReviewer, Now, Requests
+from web.deps import AppSettings, Db, Documents, ExporterOrReviewer, Now, Requests
 from web.errors import ApiError, ErrorResponse, FieldError
 from web.headers import attachment_headers
 from web.metrics import count_action
 from web.routes.requests import RequestIdPath
 from web.uploads import IncomingFile, UploadLimits, read_upload
-from web.visibility import visible_state
+from web.visibility import visible_operation, visible_state
 
 router = APIRouter(tags=["documents"])
 
@@ -151,11 +151,14 @@ async def upload(
     request_id: RequestIdPath,
     user: ExporterOrReviewer,
     requests: Requests,
+    pool: Db,
     store: Documents,
     config: AppSettings,
     at: Now,
 ) -> RequestState:
-    state = await visible_state(requests, user, request_id)  # who may, before a byte of the body is read
+    # Who may, before a byte of the body is read: the read model says, and names the operation the files
+    # are for, without a workflow query.
+    operation = await visible_operation(requests, pool, user, request_id)
     async with await read_upload(request, UploadLimits.from_settings(config), store.incoming) as body:
         files, kinds, suppliers = body.files_of("files"), body.getlist("kind"), body.getlist("supplier")
         if not files:
@@ -171,7 +174,7 @@ async def upload(
         chosen = [
             (file, parsed[i], suppliers[i].strip() if suppliers else None) for i, file in enumerate(files)
         ]
-        references = await store_uploads(store, user, chosen, state.form.exporter.operation_id)
+        references = await store_uploads(store, user, chosen, operation)
     return await deliver_documents(requests, user, request_id, references, at)
 
 
