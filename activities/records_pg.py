@@ -72,7 +72,11 @@ def _upsert_request() -> str:
     return (
         f"INSERT INTO requests AS r ({', '.join(columns)})\nVALUES ({', '.join(values)})\n"
         f"ON CONFLICT (request_id) DO UPDATE SET\n    {updates}\n"
-        "WHERE r.last_sequence <= EXCLUDED.last_sequence"
+        # A change recorded again at its sequence replaces the row (a task run again after its worker died
+        # may have made another). The workflow's first record, `received`, leaves the submission's row
+        # (sequence 0) as it is: that row has the status the submission was answered with, the check-in's.
+        "WHERE r.last_sequence <= EXCLUDED.last_sequence\n"
+        "  AND NOT (r.last_sequence = 0 AND EXCLUDED.last_sequence = 1)"
     )
 
 
@@ -85,9 +89,10 @@ def _request_row(summary: RequestSummary) -> list[Any]:
 
 
 async def record_submission(pool: asyncpg.Pool, summary: RequestSummary) -> None:
-    """The read-model row of a request whose workflow has just started, before it records anything
-    (sequence 0): lists show the request as soon as its submission is answered, with the status it was
-    answered with; the workflow's first recorded change replaces the row, and never the other way round."""
+    """The read-model row of a request whose workflow has just started: lists show the request as soon as
+    its submission is answered, with the status it was answered with. The workflow's first record
+    (`received`, a moment before the check-in that gives that status) does not take the list back to
+    `received`; the check-in's replaces it, and never the other way round."""
     await pool.execute(_UPSERT_REQUEST, *_request_row(summary), 0)
 
 

@@ -10,7 +10,7 @@ import asyncpg
 from temporalio.testing import ActivityEnvironment
 
 from activities.records import RecordsActivities
-from activities.records_pg import PgRecordsStore
+from activities.records_pg import PgRecordsStore, record_submission
 from domain.state import RequestStatus
 from tests.support.records import change
 
@@ -66,6 +66,23 @@ async def test_a_change_recorded_again_with_other_content_replaces_the_first(db_
     row = await db_pool.fetchrow("SELECT status, updated_at FROM requests WHERE request_id = 'rec-5'")
     assert (row["status"], row["updated_at"]) == ("in_review", later)
     assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-5'") == 1
+
+
+async def test_a_submissions_row_keeps_its_answered_status_until_the_check_in_is_recorded(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Listed as answered (`in_review`): the workflow's first record, `received`, a moment before its
+    check-in, does not take the list back; the check-in's does replace the row."""
+    store = PgRecordsStore(db_pool)
+    checked_in = change("rec-6", 2, RequestStatus.IN_REVIEW)
+    await record_submission(db_pool, checked_in.summary)
+    await store.record_change(change("rec-6", 1, RequestStatus.RECEIVED))
+    row = await db_pool.fetchrow("SELECT status, last_sequence FROM requests WHERE request_id = 'rec-6'")
+    assert (row["status"], row["last_sequence"]) == ("in_review", 0)
+    await store.record_change(checked_in)
+    row = await db_pool.fetchrow("SELECT status, last_sequence FROM requests WHERE request_id = 'rec-6'")
+    assert (row["status"], row["last_sequence"]) == ("in_review", 2)
+    assert await db_pool.fetchval("SELECT count(*) FROM audit_events WHERE request_id = 'rec-6'") == 2
 
 
 async def test_a_late_retry_of_an_older_change_never_overwrites_a_newer_state(db_pool: asyncpg.Pool) -> None:
