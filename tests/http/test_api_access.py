@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from activities.documents import DocumentStore
+from activities.request_list import exporter_operation_of
 from domain.state import RequestState
 from starter.client import RequestClient
 from tests.support.stack import (
@@ -305,14 +306,6 @@ async def seen_by_reviewer(stack: ApiStack, request_id: str) -> tuple[int, int, 
     return state["sequence"], len(shown["audit"]), state["form"]["shipment"]["eta"]
 
 
-async def listed_for(stack: ApiStack, request_id: str) -> str | None:
-    """The operation the request's read-model row names; None without a row."""
-    operation_id: str | None = await stack.pool.fetchval(
-        "SELECT exporter_operation_id FROM requests WHERE request_id = $1", request_id
-    )
-    return operation_id
-
-
 async def test_an_exporters_access_is_read_from_the_read_model_not_the_workflow(
     stack: ApiStack, queried: list[str]
 ) -> None:
@@ -390,11 +383,12 @@ async def test_a_request_without_its_read_model_row_is_judged_by_its_state(
         refused = await other.post(f"/requests/{request_id}/actions/update-eta", json=body)
         assert (refused.status_code, refused.json()) == (404, no_such_request(request_id))
         assert queried == [request_id]
-        assert await listed_for(stack, request_id) is None
+        assert await exporter_operation_of(stack.pool, request_id) is None
 
         queried.clear()
         moved = await own.post(f"/requests/{request_id}/actions/update-eta", json=body)
         assert moved.status_code == 200, moved.text
         assert moved_eta(moved) == body["eta"]
         assert queried == [request_id]
-    assert await listed_for(stack, request_id) == EXPORTER_OPERATION  # the workflow's record wrote it again
+    # The workflow's record wrote the row again.
+    assert await exporter_operation_of(stack.pool, request_id) == EXPORTER_OPERATION
