@@ -134,6 +134,16 @@ class PgRecordsStore:
         self._retention_years = retention_years
 
     async def record_change(self, change: RecordChangeInput) -> RecordedChange:
+        try:
+            return await self._record(change)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != "audit_events_request_id_sequence_key":
+                raise
+            # Another attempt of this very change inserted it at the same moment, and has committed:
+            # PostgreSQL settles ON CONFLICT by the event id alone, not the (request, sequence) key.
+            return await self._record(change)
+
+    async def _record(self, change: RecordChangeInput) -> RecordedChange:
         event, summary = change.event, change.summary
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
